@@ -1,0 +1,69 @@
+"""Typed configuration: defaults here, overridden by a YAML file (`--config` or $LOOPLINE_CONFIG).
+
+Every component reads its own section; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EVENT_TOPICS = ["events.chat", "events.email", "events.ticket", "events.feedback", "events.deletion"]
+DEADLETTER_TOPIC = "deadletter"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo in the YAML is an error, not a silent default
+
+
+class KafkaConfig(Section):
+    version: str = "4.3.1"
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+    partitions: int = Field(3, ge=1, description="Partitions per topic when the stack creates them.")
+    topics: list[str] = Field(default_factory=lambda: [*EVENT_TOPICS, DEADLETTER_TOPIC])
+    max_message_bytes: int = Field(2_000_000, description="Broker/topic limit; larger than the pipeline's own oversize limit so oversized events reach the dead-letter path.")
+    heap: str = "512m"
+    start_timeout_s: float = 90.0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class PrismConfig(Section):
+    beam_version: str = "2.77.0"
+    location: Path | None = Field(None, description="A prebuilt Prism binary; when unset the stack builds one with `go install` into the cache.")
+
+
+class SimulateConfig(Section):
+    rate: float = Field(1000.0, gt=0, description="Events per second of wall time.")
+    duration: float = Field(10.0, gt=0, description="Seconds; rate*duration events are sent.")
+    seed: int = 7
+    start: str = Field("2026-11-02T09:00:00Z", description="Event time of the first event (ISO 8601, or 'now').")
+    ground_truth: Path | None = Field(None, description="Where the ground-truth JSONL goes; default <home>/simulate/truth-<seed>.jsonl.")
+
+
+class LooplineConfig(Section):
+    home: Path = Field(default_factory=lambda: Path(os.environ.get("LOOPLINE_HOME", REPO_ROOT / "var")),
+                       description="Project-local state: Kafka data, logs, stores, reports.")
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("LOOPLINE_CACHE", Path.home() / ".cache" / "loopline")),
+                            description="Downloads and builds kept across runs: Kafka jars, Prism.")
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    prism: PrismConfig = Field(default_factory=PrismConfig)
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+
+
+def load(path: str | Path | None = None) -> LooplineConfig:
+    """Defaults, overridden by the YAML at `path` (or $LOOPLINE_CONFIG) when given."""
+    path = path or os.environ.get("LOOPLINE_CONFIG")
+    if not path:
+        return LooplineConfig()
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return LooplineConfig.model_validate(data)
