@@ -13,6 +13,7 @@ from typing import Any
 
 import fastavro
 from fastavro.schema import load_schema
+from fastavro.validation import ValidationError
 from fastavro.validation import validate as _validate
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -49,12 +50,45 @@ def raw(name: str) -> dict[str, Any]:
 
 
 def validate(name: str, record: dict[str, Any]) -> None:
-    """Raise fastavro's ValidationError naming the offending field if `record` doesn't match schema `name`."""
-    _validate(record, parsed(name), raise_errors=True, strict=True)
+    """Raise ValidationError naming the offending field if `record` doesn't match schema `name`.
+
+    Stricter than fastavro: fields the schema doesn't know are errors too, since a producer
+    that adds a field must land it in schemas/ first (the single source of truth).
+    """
+    schema = parsed(name)
+    unknown = _unknown_fields(schema, record, name)
+    if unknown:
+        raise ValidationError(f"fields not in schema {name}: {', '.join(unknown)}")
+    _validate(record, schema, raise_errors=True, strict=True)
 
 
 def is_valid(name: str, record: dict[str, Any]) -> bool:
-    return _validate(record, parsed(name), raise_errors=False, strict=True)
+    try:
+        validate(name, record)
+    except ValidationError:
+        return False
+    return True
+
+
+def _unknown_fields(schema: Any, value: Any, path: str) -> list[str]:
+    if isinstance(schema, list):  # union: check against the record branch the value could be
+        return next((u for s in schema if isinstance(s, dict) and s.get("type") == "record"
+                     for u in [_unknown_fields(s, value, path)]), [])
+    if not isinstance(schema, dict) or not isinstance(value, (dict, list)):
+        return []
+    kind = schema.get("type")
+    if kind == "record" and isinstance(value, dict):
+        fields = {f["name"]: f["type"] for f in schema["fields"]}
+        unknown = [f"{path}.{k}" for k in value if k not in fields]
+        for k, v in value.items():
+            if k in fields:
+                unknown += _unknown_fields(fields[k], v, f"{path}.{k}")
+        return unknown
+    if kind == "array" and isinstance(value, list):
+        return [u for i, v in enumerate(value) for u in _unknown_fields(schema["items"], v, f"{path}[{i}]")]
+    if kind == "map" and isinstance(value, dict):
+        return [u for k, v in value.items() for u in _unknown_fields(schema["values"], v, f"{path}[{k}]")]
+    return []
 
 
 def write_container(path: str | Path, name: str, records: list[dict[str, Any]], codec: str = "deflate") -> None:

@@ -225,6 +225,31 @@ class KafkaBroker:
                     raise StackError(f"creating topic {topic} failed: {e}") from e
         return created
 
+    def message_count(self, topic: str) -> int:
+        """Messages currently retained in `topic`, summed over partitions (end minus start offsets)."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.config.bootstrap, "group.id": "loopline-status", "log_level": 2})
+        try:
+            md = consumer.list_topics(topic, timeout=5).topics[topic]
+            total = 0
+            for p in md.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+                total += high - low
+            return total
+        finally:
+            consumer.close()
+
+    def reachable(self) -> bool:
+        """Whether a broker answers metadata requests at the configured address (ours or not)."""
+        if not port_open(self.config.host, self.config.port):
+            return False
+        try:
+            self.admin().list_topics(timeout=5)
+            return True
+        except KafkaException:
+            return False
+
     def status(self) -> BrokerStatus:
         pid = self.pid()
         topics: dict[str, int] = {}

@@ -1,0 +1,176 @@
+"""`loopline` — the one entry point: local stack, traffic simulator, (later) pipelines and trainer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from loopline import config as cfg
+from loopline.stack.kafka import KafkaBroker, StackError
+
+app = typer.Typer(help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+stack_app = typer.Typer(help="The local stack: a real Kafka broker (KRaft) and the Prism runner.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+console = Console()
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
+
+
+def _load(config_path: Optional[Path]) -> cfg.LooplineConfig:
+    return cfg.load(config_path)
+
+
+def broker_for(c: cfg.LooplineConfig) -> KafkaBroker:
+    return KafkaBroker(c.kafka, c.home / "kafka", c.cache_dir)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def setup(config_path: Optional[Path] = ConfigOpt) -> None:
+    """Fetch and build what the stack needs, once: Kafka jars (Maven Central) and Prism (go install)."""
+    from loopline.stack.kafka import ensure_jars
+    from loopline.stack.prism import ensure_prism
+
+    c = _load(config_path)
+    try:
+        with console.status(f"resolving Kafka {c.kafka.version} jars from Maven Central"):
+            libs = ensure_jars(c.kafka.version, c.cache_dir)
+        console.print(f"Kafka {c.kafka.version}: {libs}")
+        with console.status(f"building Prism v{c.prism.beam_version} with go install"):
+            prism = ensure_prism(c.prism, c.cache_dir)
+        console.print(f"Prism: {prism}")
+    except StackError as e:
+        _fail(str(e))
+
+
+@stack_app.command("up")
+def stack_up(config_path: Optional[Path] = ConfigOpt,
+             partitions: Optional[int] = typer.Option(None, help="Partitions per topic (default: kafka.partitions).")) -> None:
+    """Start Kafka on loopback, create the topics, make sure Prism is built."""
+    from loopline.stack.prism import ensure_prism
+
+    c = _load(config_path)
+    broker = broker_for(c)
+    try:
+        with console.status(f"starting Kafka {c.kafka.version} on {c.kafka.bootstrap} (data in {broker.dir})"):
+            broker.start()
+            created = broker.create_topics(partitions=partitions)
+        if created:
+            console.print(f"created topics: {', '.join(created)}")
+        with console.status("checking Prism"):
+            ensure_prism(c.prism, c.cache_dir)
+    except StackError as e:
+        _fail(str(e))
+    _print_status(c, broker)
+
+
+@stack_app.command("down")
+def stack_down(config_path: Optional[Path] = ConfigOpt) -> None:
+    """Stop the broker (controlled shutdown); its data stays for the next `stack up`."""
+    c = _load(config_path)
+    stopped = broker_for(c).stop()
+    console.print("Kafka stopped." if stopped else "Kafka was not running.")
+
+
+@stack_app.command("status")
+def stack_status(config_path: Optional[Path] = ConfigOpt,
+                 as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Broker process, reachability, topics with partition and message counts."""
+    c = _load(config_path)
+    broker = broker_for(c)
+    if as_json:
+        st = broker.status()
+        print(json.dumps({"running": st.running, "pid": st.pid, "reachable": st.reachable, "bootstrap": c.kafka.bootstrap,
+                          "topics": {t: {"partitions": n, "messages": broker.message_count(t)} for t, n in st.topics.items()}}))
+        return
+    _print_status(c, broker)
+
+
+@stack_app.command("check")
+def stack_check(config_path: Optional[Path] = ConfigOpt) -> None:
+    """Run a tiny streaming pipeline on Prism and check windowed output appears before its source ends."""
+    from loopline.stack.prism import pipeline_args
+    from pipelines.runner_check import check_streaming
+
+    c = _load(config_path)
+    try:
+        args = pipeline_args(c.prism, c.cache_dir)
+    except StackError as e:
+        _fail(str(e))
+    result = check_streaming(args, c.home / "checks" / "prism")
+    if not result.output_seen_before_source_end:
+        _fail(f"Prism did not emit windowed output before its source ended ({len(result.windows)} windows at the end)")
+    console.print(f"Prism streams: {len(result.windows)} windows emitted while the source ran ({result.seconds:.1f}s).")
+
+
+def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
+    st = broker.status()
+    if not st.running:
+        console.print(f"Kafka: [yellow]not running[/] (data dir {broker.dir}); start it with `loopline stack up`.")
+        return
+    console.print(f"Kafka {c.kafka.version}: pid {st.pid}, {c.kafka.bootstrap}, "
+                  + ("[green]reachable[/]" if st.reachable else "[red]not reachable[/]"))
+    table = Table("topic", "partitions", "messages")
+    for topic in sorted(st.topics):
+        table.add_row(topic, str(st.topics[topic]), str(broker.message_count(topic)))
+    console.print(table)
+
+
+@app.command()
+def simulate(config_path: Optional[Path] = ConfigOpt,
+             rate: Optional[float] = typer.Option(None, help="Events per second (default: simulate.rate)."),
+             duration: Optional[float] = typer.Option(None, help="Seconds to run; rate*duration events (default: simulate.duration)."),
+             seed: Optional[int] = typer.Option(None, help="Random seed: same seed, same traffic."),
+             start: Optional[str] = typer.Option(None, help="Event time of the first event: ISO 8601 or 'now'."),
+             truth: Optional[Path] = typer.Option(None, help="Ground-truth JSONL path.")) -> None:
+    """Send realistic synthetic chat, email and ticket traffic to Kafka; write its ground truth."""
+    from loopline.simulator.produce import parse_start, simulate as run_simulation
+
+    c = _load(config_path)
+    s = c.simulate.model_copy(update={k: v for k, v in dict(rate=rate, duration=duration, seed=seed, start=start,
+                                                              ground_truth=truth).items() if v is not None})
+    truth_path = s.ground_truth or c.home / "simulate" / f"truth-seed{s.seed}.jsonl"
+    if not broker_for(c).reachable():
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
+    summary = run_simulation(c.kafka, rate=s.rate, duration=s.duration, seed=s.seed, start_ms=parse_start(s.start),
+                             truth_path=truth_path)
+    console.print(f"sent {summary.sent} events in {summary.seconds:.1f}s ({summary.events_per_s:,.0f}/s), "
+                  f"all acknowledged; ground truth: {summary.truth_path}")
+    console.print("by topic: " + ", ".join(f"{t}={n}" for t, n in sorted(summary.by_topic.items())))
+    console.print("malformed: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.malformed.items())) or "none")
+                  + "; duplicates: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.duplicates.items())) or "none"))
+
+
+@app.command()
+def demo(config_path: Optional[Path] = ConfigOpt,
+         rate: float = typer.Option(1000.0, help="Simulated events per second."),
+         duration: float = typer.Option(10.0, help="Seconds of simulated traffic."),
+         seed: int = typer.Option(7)) -> None:
+    """The main job end to end on the embedded default: stack up, check streaming, simulate, summarize."""
+    c = _load(config_path)
+    stack_up(config_path, None)
+    stack_check(config_path)
+    simulate(config_path, rate, duration, seed, None, None)
+    console.rule("summary")
+    _print_status(c, broker_for(c))
+    console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
+
+
+if __name__ == "__main__":
+    app()
