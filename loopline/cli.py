@@ -157,6 +157,122 @@ def simulate(config_path: Optional[Path] = ConfigOpt,
                   + "; duplicates: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.duplicates.items())) or "none"))
 
 
+def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, follow: bool, runner: Optional[str]) -> dict:
+    """Plan, run with a progress bar, write the run report; returns the report."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from loopline.store import CuratedStore
+    from pipelines import report as run_report
+    from pipelines.run import execute, plan
+
+    if not broker_for(c).reachable():
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
+    run_plan = plan(c, dataset=dataset, follow=follow)
+    store = CuratedStore(c.store_root, dataset)
+    done_before = _accounted_total(store)
+    console.print(f"{run_plan.mode} run into dataset [bold]{dataset}[/] ({c.store_root / 'datasets' / dataset}); "
+                  + (f"{run_plan.pending:,} offsets to read" if not follow else "following until stopped"))
+    stop = threading.Event()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("offsets stored or dead-lettered"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("curate", total=run_plan.pending if not follow else None)
+
+        def watch():
+            watcher = CuratedStore(c.store_root, dataset)
+            while not stop.wait(0.5):
+                progress.update(task, completed=_accounted_total(watcher) - done_before)
+
+        threading.Thread(target=watch, daemon=True).start()
+        try:
+            outcome = execute(c, run_plan, runner)
+        finally:
+            stop.set()
+        progress.update(task, completed=_accounted_total(store) - done_before)
+    rep = run_report.build(outcome["counters"], seconds=outcome["seconds"], store_counts=store.counts(),
+                           plan={"dataset": dataset, "mode": run_plan.mode, **run_plan.meta,
+                                 "slices": [s._asdict() for s in run_plan.slices]})
+    html_path = run_report.write(rep, c.home / "reports" / f"{dataset}-{rep['created']}")
+    funnel = ", ".join(f"{k} {v:,}" for k, v in rep["funnel"].items())
+    console.print(f"{funnel}; dead letters: {sum(rep['dead_letters'].values()):,} "
+                  + str(dict(rep["dead_letters"]) or "") + f"; {rep['events_per_s']} events/s")
+    console.print(f"store: {rep['store_totals']}; report: {html_path}")
+    return rep
+
+
+def _accounted_total(store) -> int:
+    return sum(b - a + 1 for ranges in store.accounted().values() for a, b in ranges) if store.exists() else 0
+
+
+@app.command()
+def run(config_path: Optional[Path] = ConfigOpt,
+        until_now: bool = typer.Option(False, "--until-now", help="Bounded: from the last committed offsets to the end offsets at start."),
+        follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
+        idle_stop: Optional[float] = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
+        dataset: Optional[str] = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
+        runner: Optional[str] = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow).")) -> None:
+    """Curate Kafka traffic into the curated store (decode, dead-letter, window, write)."""
+    c = _load(config_path)
+    if until_now == follow:
+        _fail("choose one of --until-now or --follow")
+    if idle_stop is not None:
+        c.pipeline.source.idle_stop_s = idle_stop
+    _run_pipeline(c, dataset=dataset or c.pipeline.store.dataset, follow=follow, runner=runner)
+
+
+@app.command()
+def replay(config_path: Optional[Path] = ConfigOpt,
+           dataset_version: str = typer.Option(..., "--dataset-version", help="New dataset to build; the live one is untouched."),
+           from_beginning: bool = typer.Option(False, "--from-beginning"),
+           from_time: Optional[str] = typer.Option(None, "--from-time", help="ISO 8601: start at the first offsets at or after this Kafka time."),
+           runner: Optional[str] = typer.Option(None, help="prism | fnapi (default fnapi).")) -> None:
+    """Rebuild a dataset from the topics into a new version (bounded up to the current end offsets)."""
+    from loopline.simulator.produce import parse_start
+    from loopline.store import CuratedStore
+    from pipelines.run import create_dataset
+
+    c = _load(config_path)
+    if from_beginning == (from_time is not None):
+        _fail("choose one of --from-beginning or --from-time")
+    if dataset_version == c.pipeline.store.dataset:
+        _fail(f"{dataset_version!r} is the live dataset; replay into a new version")
+    if CuratedStore(c.store_root, dataset_version).exists():
+        _fail(f"dataset {dataset_version!r} already exists; pick a new version name")
+    if not broker_for(c).reachable():
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
+    live = CuratedStore(c.store_root, c.pipeline.store.dataset)
+    target = create_dataset(c, dataset_version, {"created_by": "replay", "replay_of": c.pipeline.store.dataset},
+                            from_time_ms=parse_start(from_time) if from_time else None)
+    for subject in (live.forgotten() if live.exists() else ()):
+        target.forget(subject)  # what was forgotten stays forgotten in every rebuilt version
+    _run_pipeline(c, dataset=dataset_version, follow=False, runner=runner)
+
+
+datasets_app = typer.Typer(help="Curated datasets (versions) in the store.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("list")
+def datasets_list(config_path: Optional[Path] = ConfigOpt,
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Versions with their offset ranges and record counts."""
+    from loopline.store import CuratedStore
+
+    c = _load(config_path)
+    infos = CuratedStore.list_datasets(c.store_root)
+    if as_json:
+        print(json.dumps(infos, default=str))
+        return
+    table = Table("dataset", "created", "records", "dead letters", "offsets (topic/partition: first-last)")
+    for info in infos:
+        ranges = "; ".join(f"{t}/{p}: " + ",".join(f"{a}-{b}" for a, b in rs) for t, parts in sorted(info["accounted"].items())
+                           for p, rs in sorted(parts.items()))
+        table.add_row(info["name"], str(info["created"]), json.dumps(info["counts"]),
+                      str(sum(info["dead_letters"].values())), ranges)
+    console.print(table)
+
+
 @app.command()
 def demo(config_path: Optional[Path] = ConfigOpt,
          rate: float = typer.Option(1000.0, help="Simulated events per second."),

@@ -50,6 +50,43 @@ class SimulateConfig(Section):
     ground_truth: Path | None = Field(None, description="Where the ground-truth JSONL goes; default <home>/simulate/truth-<seed>.jsonl.")
 
 
+class SourceConfig(Section):
+    """Reading Kafka (pipelines/source.py)."""
+    implementation: str = Field("python", pattern="^(python|beam-java)$",
+                                description="python: the native reader (runs anywhere, incl. Prism). beam-java: Beam's ReadFromKafka "
+                                            "(needs the Java expansion service; for Flink/Dataflow deployments).")
+    topics: list[str] = Field(default_factory=lambda: list(EVENT_TOPICS))
+    batch_size: int = Field(2000, ge=1, description="Messages per consume() call.")
+    poll_timeout_s: float = Field(0.5, gt=0)
+    idle_stop_s: float | None = Field(None, description="Follow mode: finish once every partition is caught up and idle this long (tests, demos).")
+
+
+class DecodeConfig(Section):
+    """Decoding and validation (pipelines/decode.py)."""
+    max_event_bytes: int = Field(512 * 1024, description="Larger payloads are dead-lettered as oversized.")
+
+
+class WindowConfig(Section):
+    """Event-time windows per conversation / thread / ticket (pipelines/windowing.py)."""
+    session_gap_s: float = Field(2400, gt=0, description="A thread's window closes after this much event time without a message.")
+    allowed_lateness_s: float = Field(600, ge=0, description="Events arriving (Kafka timestamp) more than this after their event time go to the dead-letter topic as too_late.")
+    timestamp_skew_s: float = Field(60, ge=0, description="Tolerated backwards jitter of Kafka timestamps within a partition.")
+
+
+class StoreConfig(Section):
+    """The curated store (loopline/store.py)."""
+    root: Path | None = Field(None, description="Default <home>/store.")
+    dataset: str = "live"
+
+
+class PipelineConfig(Section):
+    version: str = "0.1.0"
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+
 class LooplineConfig(Section):
     home: Path = Field(default_factory=lambda: Path(os.environ.get("LOOPLINE_HOME", REPO_ROOT / "var")),
                        description="Project-local state: Kafka data, logs, stores, reports.")
@@ -58,6 +95,11 @@ class LooplineConfig(Section):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     prism: PrismConfig = Field(default_factory=PrismConfig)
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+
+    @property
+    def store_root(self) -> Path:
+        return self.pipeline.store.root or self.home / "store"
 
 
 def load(path: str | Path | None = None) -> LooplineConfig:

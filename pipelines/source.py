@@ -1,0 +1,194 @@
+"""Read Kafka partitions as a splittable DoFn: bounded offset ranges or an unbounded follow.
+
+Beam's ReadFromKafka needs a Java expansion service (downloaded at run time, unreachable here,
+and not runnable on the local runners), so this reader uses confluent-kafka directly. It keeps
+no process-local state that must survive: the position is the SDF restriction and the
+watermark lives in the watermark estimator, so runners can checkpoint and move it.
+
+Watermark: Kafka timestamps are the events' arrival times. An event is admitted downstream only
+if it arrived at most `allowed_lateness` after its event time (windowing checks), so holding each
+partition's watermark at max(arrival) - allowed_lateness - skew means no admitted event is ever
+behind the watermark: Beam never drops late data silently. A record whose Kafka timestamp went
+backwards by more than the skew is flagged so it can be dead-lettered rather than dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Iterable, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+from loopline.config import SourceConfig, WindowConfig
+
+FOLLOW = sys.maxsize  # stop offset of an unbounded slice
+
+
+class PartitionSlice(NamedTuple):
+    """What to read from one partition: [start, stop), minus offsets the store already accounted for."""
+    topic: str
+    partition: int
+    start: int
+    stop: int
+    skip: tuple[tuple[int, int], ...] = ()  # inclusive ranges
+
+
+class KafkaRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes
+    behind_watermark: bool = False
+
+
+class _SliceRestrictions(RestrictionProvider):
+    def initial_restriction(self, part: PartitionSlice) -> OffsetRange:
+        return OffsetRange(part.start, part.stop)
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, part: PartitionSlice, restriction: OffsetRange) -> int:
+        return 1 if restriction.stop == FOLLOW else restriction.size()
+
+    def split(self, part, restriction):
+        yield restriction  # one reader per partition keeps Kafka reads sequential
+
+
+def _skipped(skip: tuple[tuple[int, int], ...], offset: int) -> bool:
+    return any(first <= offset <= last for first, last in skip)
+
+
+class _ReadSlice(beam.DoFn):
+    """Emit the records of one partition slice, claiming each offset before emitting it."""
+
+    def __init__(self, bootstrap: str, source: SourceConfig, window: WindowConfig):
+        self.bootstrap = bootstrap
+        self.source = source
+        self.hold_ms = int((window.allowed_lateness_s + window.timestamp_skew_s) * 1000)
+        self.skew_ms = int(window.timestamp_skew_s * 1000)
+        self.read = Metrics.counter("loopline", "source.read")
+        self.skipped = Metrics.counter("loopline", "source.already_stored")
+
+    def setup(self):
+        self._consumers = {}  # a cache only: rebuilt from the restriction when missing
+
+    def teardown(self):
+        for consumer, _ in self._consumers.values():
+            consumer.close()
+
+    def _consumer(self, topic: str, partition: int, position: int):
+        from confluent_kafka import Consumer, TopicPartition
+
+        key = (topic, partition)
+        consumer, expected = self._consumers.get(key, (None, None))
+        if consumer is None:
+            consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "loopline-reader",
+                                 "enable.auto.commit": False, "enable.auto.offset.store": False,
+                                 "fetch.max.bytes": 8 * 1024 * 1024, "log_level": 3})
+        if expected != position:
+            consumer.assign([TopicPartition(topic, partition, position)])
+        return consumer
+
+    def _read_batch(self, part: PartitionSlice, tracker, watermark, position: int) -> tuple[list[KafkaRecord], int, bool]:
+        """Claim and return one batch of records from `position`; also the next position, and
+        whether a claim was refused (the restriction ended: the runner split or checkpointed it)."""
+        consumer = self._consumer(part.topic, part.partition, position)
+        records, max_ts = [], None
+        for msg in consumer.consume(self.source.batch_size, timeout=self.source.poll_timeout_s):
+            if msg.error() is not None:
+                raise RuntimeError(f"Kafka read of {part.topic}/{part.partition} failed: {msg.error()}")
+            if not tracker.try_claim(msg.offset()):
+                consumer.close()
+                self._consumers.pop((part.topic, part.partition), None)
+                return records, position, True
+            position = msg.offset() + 1
+            if _skipped(part.skip, msg.offset()):
+                self.skipped.inc()
+                continue
+            ts = msg.timestamp()[1]
+            current = watermark.current_watermark()
+            behind = current is not None and Timestamp.of((ts - self.hold_ms) / 1000) < current
+            records.append(KafkaRecord(part.topic, part.partition, msg.offset(), ts, msg.key(), msg.value(), behind))
+            max_ts = ts if max_ts is None else max(max_ts, ts)
+        self._consumers[(part.topic, part.partition)] = (consumer, position)
+        self.read.inc(len(records))
+        if max_ts is not None:
+            candidate = Timestamp.of((max_ts - self.hold_ms) / 1000)
+            if watermark.current_watermark() is None or candidate > watermark.current_watermark():
+                watermark.set_watermark(candidate)
+        return records, position, False
+
+
+class _ReadBounded(_ReadSlice):
+    def process(self, part: PartitionSlice, tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
+                watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
+        position = tracker.current_restriction().start
+        while position < tracker.current_restriction().stop:
+            records, next_position, refused = self._read_batch(part, tracker, watermark, position)
+            yield from records
+            if refused:
+                return
+            if next_position == position and self._end_offset(part) <= position:
+                # nothing left to read below `stop` (e.g. trailing transaction markers): claim the rest
+                tracker.try_claim(tracker.current_restriction().stop - 1)
+                return
+            position = next_position
+
+    def _end_offset(self, part: PartitionSlice) -> int:
+        from confluent_kafka import TopicPartition
+
+        consumer, _ = self._consumers[(part.topic, part.partition)]
+        return consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), timeout=10)[1]
+
+
+class _ReadFollow(_ReadSlice):
+    def setup(self):
+        super().setup()
+        self._last_data = {}  # partition -> when it last had data; only decides when an idle-stop run ends
+
+    @beam.DoFn.unbounded_per_element()
+    def process(self, part: PartitionSlice, tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
+                watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
+        key = (part.topic, part.partition)
+        position = tracker.current_restriction().start
+        records, next_position, refused = self._read_batch(part, tracker, watermark, position)
+        yield from records
+        if refused:
+            return
+        if next_position != position:
+            self._last_data[key] = time.monotonic()
+            tracker.defer_remainder(Duration(0))
+        elif self._idle_too_long(key):
+            tracker.try_claim(FOLLOW - 1)  # finish this partition
+        else:
+            tracker.defer_remainder(Duration(self.source.poll_timeout_s))
+
+    def _idle_too_long(self, key) -> bool:
+        if self.source.idle_stop_s is None:
+            return False
+        last = self._last_data.setdefault(key, time.monotonic())
+        return time.monotonic() - last > self.source.idle_stop_s
+
+
+class ReadKafka(beam.PTransform):
+    """Records from the given partition slices: bounded if every slice has a stop, else follow."""
+
+    def __init__(self, bootstrap: str, slices: list[PartitionSlice], source: SourceConfig, window: WindowConfig):
+        super().__init__()
+        self.bootstrap, self.slices, self.source, self.window = bootstrap, slices, source, window
+
+    def expand(self, pbegin):
+        follow = any(s.stop == FOLLOW for s in self.slices)
+        reader = _ReadFollow if follow else _ReadBounded
+        return (pbegin
+                | "Partitions" >> beam.Create(self.slices)
+                | "Read" >> beam.ParDo(reader(self.bootstrap, self.source, self.window)))
