@@ -108,7 +108,7 @@ def simulate(kafka: KafkaConfig, *, rate: float, duration: float, seed: int, sta
 def _produce(prod: Producer, event: SimEvent, on_delivery) -> None:
     while True:
         try:
-            prod.produce(event.topic, key=event.key, value=event.value,
+            prod.produce(event.topic, key=event.key, value=event.value, timestamp=event.truth["arrival_time"],
                          on_delivery=lambda err, msg, e=event: on_delivery(e, err, msg))
             return
         except BufferError:  # local queue full: let deliveries drain, then retry

@@ -25,6 +25,15 @@ from loopline.config import KafkaConfig
 POM = Path(__file__).with_name("kafka-pom.xml")
 CLUSTER_ID_FILE = "cluster.id"
 
+# Events carry their arrival time as the Kafka (CreateTime) timestamp, which may lie in the past
+# (replayed or simulated traffic) or run ahead of the wall clock. Keep everything: topics are the
+# replayable source of truth, and time-based retention would silently delete old-timestamped data.
+TOPIC_CONFIG = {
+    "retention.ms": "-1",
+    "message.timestamp.type": "CreateTime",
+    "message.timestamp.after.max.ms": str(2**62),
+}
+
 
 class StackError(RuntimeError):
     """The local stack could not do what was asked; the message says why and what to do."""
@@ -213,7 +222,7 @@ class KafkaBroker:
         """Create missing topics; returns the ones created. Existing topics are left as they are."""
         topics = topics or self.config.topics
         new = [NewTopic(t, num_partitions=partitions or self.config.partitions, replication_factor=1,
-                        config={"max.message.bytes": str(self.config.max_message_bytes)}) for t in topics]
+                        config=TOPIC_CONFIG | {"max.message.bytes": str(self.config.max_message_bytes)}) for t in topics]
         admin = self.admin()  # keep a reference: a collected client cancels its pending futures
         created = []
         for topic, fut in admin.create_topics(new, operation_timeout=30).items():

@@ -1,0 +1,14 @@
+# The two commands of the README. Both set up whatever is missing first (scripts/bootstrap.sh).
+.PHONY: demo test setup bench
+
+demo: setup
+	.venv/bin/loopline demo
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+setup:
+	bash scripts/bootstrap.sh
+
+bench: setup
+	.venv/bin/python bench/simulate_throughput.py
