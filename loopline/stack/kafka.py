@@ -232,7 +232,28 @@ class KafkaBroker:
             except KafkaException as e:
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise StackError(f"creating topic {topic} failed: {e}") from e
+        self._wait_for_leaders(admin, topics)
         return created
+
+    def _wait_for_leaders(self, admin: AdminClient, topics: list[str], timeout_s: float = 30.0) -> None:
+        """Creation returns before every partition serves reads; clients would see NOT_LEADER errors."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.config.bootstrap, "group.id": "loopline-stack", "log_level": 2})
+        deadline = time.monotonic() + timeout_s
+        try:
+            md = admin.list_topics(timeout=5).topics
+            pending = [TopicPartition(t, p) for t in topics for p in md[t].partitions]
+            while pending:
+                try:
+                    consumer.get_watermark_offsets(pending[0], timeout=5)
+                    pending.pop(0)
+                except KafkaException:
+                    if time.monotonic() > deadline:
+                        raise StackError(f"{pending[0].topic}/{pending[0].partition} not readable after {timeout_s:.0f}s")
+                    time.sleep(0.2)
+        finally:
+            consumer.close()
 
     def message_count(self, topic: str) -> int:
         """Messages currently retained in `topic`, summed over partitions (end minus start offsets)."""
