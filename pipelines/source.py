@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 
@@ -98,6 +99,12 @@ class _ReadSlice(beam.DoFn):
             consumer.assign([TopicPartition(topic, partition, position)])
         return consumer
 
+    def _stamped(self, records: list[KafkaRecord]):
+        """Timestamp each record with the earliest event time it may carry and still be admitted,
+        so no runner's watermark can pass an admitted event while it is in flight."""
+        for r in records:
+            yield window.TimestampedValue(r, Timestamp.of((r.timestamp_ms - self.hold_ms) / 1000))
+
     def _read_batch(self, part: PartitionSlice, tracker, watermark, position: int) -> tuple[list[KafkaRecord], int, bool]:
         """Claim and return one batch of records from `position`; also the next position, and
         whether a claim was refused (the restriction ended: the runner split or checkpointed it)."""
@@ -134,7 +141,7 @@ class _ReadBounded(_ReadSlice):
         position = tracker.current_restriction().start
         while position < tracker.current_restriction().stop:
             records, next_position, refused = self._read_batch(part, tracker, watermark, position)
-            yield from records
+            yield from self._stamped(records)
             if refused:
                 return
             if next_position == position and self._end_offset(part) <= position:
@@ -161,7 +168,7 @@ class _ReadFollow(_ReadSlice):
         key = (part.topic, part.partition)
         position = tracker.current_restriction().start
         records, next_position, refused = self._read_batch(part, tracker, watermark, position)
-        yield from records
+        yield from self._stamped(records)
         if refused:
             return
         if next_position != position:
