@@ -93,8 +93,9 @@ def plan(cfg: LooplineConfig, *, dataset: str, follow: bool) -> RunPlan:
                    {"end_offsets": {f"{t}/{p}": high for (t, p), (_, high) in offsets.items()}})
 
 
-def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan) -> None:
-    """The data path, top-down."""
+def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PTransform | None = None) -> None:
+    """The data path, top-down. `curation` maps Threads to Threads between windowing and records
+    (cleaning, PII, dedup plug in there); None runs the spine alone."""
     pc, root = cfg.pipeline, str(cfg.store_root)
     records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window)
     decoded = records | "Decode" >> DecodeEvents(pc.decode)
@@ -102,7 +103,10 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan) -> None:
         lambda e, _: 0 if e.kind == "deletion" else 1, 2)
     deletions | "ApplyDeletions" >> ApplyDeletions(root, run.dataset)
     windowed = messages | "Window" >> WindowThreads(pc.window)
-    units = windowed["threads"] | "Records" >> ThreadsToRecords(pc.version)
+    threads = windowed["threads"]
+    if curation is not None:
+        threads = threads | "Curate" >> curation
+    units = threads | "Records" >> ThreadsToRecords(pc.version)
     units.units | "WriteStore" >> WriteToStore(root, run.dataset)
     ((decoded[DEAD], windowed[DEAD], units[DEAD])
      | "DeadLetters" >> PublishDeadLetters(cfg.kafka.bootstrap, DEADLETTER_TOPIC, root, run.dataset))
@@ -121,11 +125,12 @@ def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None) -> list[s
     raise ValueError(f"unknown runner {runner!r} (prism | fnapi)")
 
 
-def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None) -> dict:
+def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
+            curation: beam.PTransform | None = None) -> dict:
     """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
     t0 = time.monotonic()
     pipeline = beam.Pipeline(options=PipelineOptions(runner_args(cfg, run, runner)))
-    build(pipeline, cfg, run)
+    build(pipeline, cfg, run, curation)
     result = pipeline.run()
     result.wait_until_finish()
     counters: dict[str, int] = {}

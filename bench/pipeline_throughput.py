@@ -1,0 +1,81 @@
+"""Events/s of the ingestion spine (Kafka -> decode -> window -> store) against plain Kafka reads.
+
+Against a real broker started for the benchmark, filled by the simulator:
+  kafka read           - confluent-kafka consuming every event topic, nothing else (the baseline)
+  spine                - the bounded pipeline on the FnApiRunner into a fresh dataset
+  spine + identity     - the same with an identity transform where curation plugs in
+The ratio column is each row's time over the baseline's: the framework's overhead.
+Usage: .venv/bin/python bench/pipeline_throughput.py [--events 10000] [--runner fnapi|prism]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import apache_beam as beam  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+
+from loopline.config import EVENT_TOPICS, KafkaConfig, LooplineConfig  # noqa: E402
+from loopline.simulator.produce import parse_start, simulate  # noqa: E402
+from loopline.stack.kafka import KafkaBroker  # noqa: E402
+from pipelines.run import execute, plan  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kafka_read(bootstrap: str, partitions: int) -> int:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False})
+    tps = [TopicPartition(t, p, 0) for t in EVENT_TOPICS for p in range(partitions)]
+    total = sum(c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps)
+    c.assign(tps)
+    n = 0
+    while n < total:
+        n += len(c.consume(5000, timeout=5))
+    c.close()
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--runner", default="fnapi")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = LooplineConfig(home=Path(tmp), kafka=KafkaConfig(port=free_port(), controller_port=free_port()))
+        broker = KafkaBroker(cfg.kafka, Path(tmp) / "kafka", cfg.cache_dir)
+        broker.start()
+        try:
+            broker.create_topics()
+            simulate(cfg.kafka, rate=1e9, duration=args.events / 1e9, seed=7, start_ms=parse_start("2026-11-02T09:00:00Z"),
+                     truth_path=Path(tmp) / "truth.jsonl", show_progress=False)
+            rows = []
+            t = time.perf_counter()
+            n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)
+            rows.append(("kafka read", time.perf_counter() - t))
+            for name, curation in [("spine", None), ("spine + identity", beam.Map(lambda thread: thread))]:
+                run = plan(cfg, dataset=name.replace(" + ", "-"), follow=False)
+                out = execute(cfg, run, args.runner, curation)
+                assert out["counters"]["source.read"] == n
+                rows.append((name, out["seconds"]))
+        finally:
+            broker.stop()
+    base = rows[0][1]
+    print(f"{n} events, runner {args.runner}")
+    print(f"{'stage':<20}{'seconds':>10}{'events/s':>12}{'vs kafka read':>15}")
+    for name, s in rows:
+        print(f"{name:<20}{s:>10.2f}{n / s:>12,.0f}{s / base:>14.1f}x")
+
+
+if __name__ == "__main__":
+    main()
