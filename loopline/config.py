@@ -55,9 +55,11 @@ class SourceConfig(Section):
     implementation: str = Field("python", pattern="^(python|beam-java)$",
                                 description="python: the native reader (runs anywhere, incl. Prism). beam-java: Beam's ReadFromKafka "
                                             "(needs the Java expansion service; for Flink/Dataflow deployments).")
+    expansion_service: str | None = Field(None, description="beam-java only: host:port of a running Kafka expansion service "
+                                                              "(default: Beam downloads and starts its jar).")
     topics: list[str] = Field(default_factory=lambda: list(EVENT_TOPICS))
     batch_size: int = Field(2000, ge=1, description="Messages per consume() call.")
-    poll_timeout_s: float = Field(0.5, gt=0)
+    poll_timeout_s: float = Field(0.2, gt=0, description="How long one read waits for a batch to fill.")
     idle_stop_s: float | None = Field(None, description="Follow mode: finish once every partition is caught up and idle this long (tests, demos).")
 
 

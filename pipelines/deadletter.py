@@ -18,6 +18,7 @@ import fastavro
 from apache_beam.metrics import Metrics
 
 from loopline import schemas
+from pipelines.progress import ProgressCommitter
 from pipelines.source import KafkaRecord
 
 DEAD = "dead"
@@ -94,6 +95,10 @@ class _Publish(beam.DoFn):
         self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True,
                                    "linger.ms": 20, "message.max.bytes": 4_000_000})
         self._store = CuratedStore(self.store_root, self.dataset)
+        self._progress = ProgressCommitter(self.bootstrap, self.dataset)
+
+    def teardown(self):
+        self._progress.close()
 
     def start_bundle(self):
         self._batch: list[dict] = []
@@ -120,6 +125,7 @@ class _Publish(beam.DoFn):
             raise RuntimeError(f"dead-letter topic {self.topic} did not acknowledge {left + len(self._errors)} "
                                f"records: {self._errors[:3]}")
         self._store.commit([], dead_letters=[(d["topic"], d["partition"], d["offset"], d["reason"]) for d in self._batch])
+        self._progress.commit(self._store)
 
 
 class PublishDeadLetters(beam.PTransform):

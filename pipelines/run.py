@@ -97,17 +97,17 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PT
     """The data path, top-down. `curation` maps Threads to Threads between windowing and records
     (cleaning, PII, dedup plug in there); None runs the spine alone."""
     pc, root = cfg.pipeline, str(cfg.store_root)
-    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window)
+    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset)
     decoded = records | "Decode" >> DecodeEvents(pc.decode)
     deletions, messages = decoded.events | "SplitDeletions" >> beam.Partition(
         lambda e, _: 0 if e.kind == "deletion" else 1, 2)
-    deletions | "ApplyDeletions" >> ApplyDeletions(root, run.dataset)
+    deletions | "ApplyDeletions" >> ApplyDeletions(cfg.kafka.bootstrap, root, run.dataset)
     windowed = messages | "Window" >> WindowThreads(pc.window)
     threads = windowed["threads"]
     if curation is not None:
         threads = threads | "Curate" >> curation
     units = threads | "Records" >> ThreadsToRecords(pc.version)
-    units.units | "WriteStore" >> WriteToStore(root, run.dataset)
+    units.units | "WriteStore" >> WriteToStore(cfg.kafka.bootstrap, root, run.dataset)
     ((decoded[DEAD], windowed[DEAD], units[DEAD])
      | "DeadLetters" >> PublishDeadLetters(cfg.kafka.bootstrap, DEADLETTER_TOPIC, root, run.dataset))
 

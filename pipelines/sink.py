@@ -12,14 +12,19 @@ from apache_beam.metrics import Metrics
 
 from loopline.store import CuratedStore, subject_hash
 from pipelines.decode import Event
+from pipelines.progress import ProgressCommitter
 
 
 class _Commit(beam.DoFn):
-    def __init__(self, store_root: str, dataset: str):
-        self.store_root, self.dataset = store_root, dataset
+    def __init__(self, bootstrap: str, store_root: str, dataset: str):
+        self.bootstrap, self.store_root, self.dataset = bootstrap, store_root, dataset
 
     def setup(self):
         self._store = CuratedStore(self.store_root, self.dataset)
+        self._progress = ProgressCommitter(self.bootstrap, self.dataset)
+
+    def teardown(self):
+        self._progress.close()
 
     def start_bundle(self):
         self._units = []
@@ -31,6 +36,7 @@ class _Commit(beam.DoFn):
         if not self._units:
             return
         result = self._store.commit(self._units)
+        self._progress.commit(self._store)
         Metrics.counter("loopline", "store.units_committed").inc(result.units_committed)
         Metrics.counter("loopline", "store.units_already_stored").inc(result.units_skipped)
         Metrics.counter("loopline", "store.records_forgotten").inc(result.records_forgotten)
@@ -39,24 +45,29 @@ class _Commit(beam.DoFn):
 
 
 class WriteToStore(beam.PTransform):
-    def __init__(self, store_root, dataset: str):
+    def __init__(self, bootstrap: str, store_root, dataset: str):
         super().__init__()
-        self.args = (str(store_root), dataset)
+        self.args = (bootstrap, str(store_root), dataset)
 
     def expand(self, units):
         return units | "Commit" >> beam.ParDo(_Commit(*self.args))
 
 
 class _Forget(beam.DoFn):
-    def __init__(self, store_root: str, dataset: str):
-        self.store_root, self.dataset = store_root, dataset
+    def __init__(self, bootstrap: str, store_root: str, dataset: str):
+        self.bootstrap, self.store_root, self.dataset = bootstrap, store_root, dataset
 
     def setup(self):
         self._store = CuratedStore(self.store_root, self.dataset)
+        self._progress = ProgressCommitter(self.bootstrap, self.dataset)
+
+    def teardown(self):
+        self._progress.close()
 
     def process(self, event: Event):
         removed = self._store.forget(subject_hash(event.record["subject_id"]),
                                      offsets=((event.source.topic, event.source.partition, event.source.offset),))
+        self._progress.commit(self._store)
         Metrics.counter("loopline", "deletion.requests").inc()
         Metrics.counter("loopline", "deletion.records_removed").inc(removed)
 
@@ -64,9 +75,9 @@ class _Forget(beam.DoFn):
 class ApplyDeletions(beam.PTransform):
     """DeletionEvents -> the subject's records removed from the store and kept out of later commits."""
 
-    def __init__(self, store_root, dataset: str):
+    def __init__(self, bootstrap: str, store_root, dataset: str):
         super().__init__()
-        self.args = (str(store_root), dataset)
+        self.args = (bootstrap, str(store_root), dataset)
 
     def expand(self, deletions):
         return deletions | "Forget" >> beam.ParDo(_Forget(*self.args))

@@ -110,7 +110,10 @@ class _ReadSlice(beam.DoFn):
         whether a claim was refused (the restriction ended: the runner split or checkpointed it)."""
         consumer = self._consumer(part.topic, part.partition, position)
         records, max_ts = [], None
-        for msg in consumer.consume(self.source.batch_size, timeout=self.source.poll_timeout_s):
+        # consume() waits out its timeout unless it fills the batch: in a bounded slice, ask for no
+        # more than is left so the last batch returns at once
+        wanted = min(self.source.batch_size, tracker.current_restriction().stop - position)
+        for msg in consumer.consume(wanted, timeout=self.source.poll_timeout_s):
             if msg.error() is not None:
                 raise RuntimeError(f"Kafka read of {part.topic}/{part.partition} failed: {msg.error()}")
             if not tracker.try_claim(msg.offset()):
@@ -186,16 +189,46 @@ class _ReadFollow(_ReadSlice):
         return time.monotonic() - last > self.source.idle_stop_s
 
 
-class ReadKafka(beam.PTransform):
-    """Records from the given partition slices: bounded if every slice has a stop, else follow."""
+def from_java_record(row) -> KafkaRecord:
+    """A record from Beam's Java ReadFromKafka (with_metadata=True) as the pipeline's KafkaRecord."""
+    return KafkaRecord(row.topic, row.partition, row.offset, row.timestamp, row.key, row.value)
 
-    def __init__(self, bootstrap: str, slices: list[PartitionSlice], source: SourceConfig, window: WindowConfig):
+
+class ReadKafka(beam.PTransform):
+    """Records from the given partition slices: bounded if every slice has a stop, else follow.
+
+    source.implementation "beam-java" swaps in Beam's ReadFromKafka (follow mode only) for
+    Flink/Dataflow deployments that run its Java expansion service; it resumes from the dataset's
+    consumer group, which the store sink keeps at the durable prefix (pipelines/sink.py).
+    """
+
+    def __init__(self, bootstrap: str, slices: list[PartitionSlice], source: SourceConfig, window: WindowConfig,
+                 dataset: str):
         super().__init__()
-        self.bootstrap, self.slices, self.source, self.window = bootstrap, slices, source, window
+        self.bootstrap, self.slices, self.source, self.window, self.dataset = bootstrap, slices, source, window, dataset
 
     def expand(self, pbegin):
         follow = any(s.stop == FOLLOW for s in self.slices)
+        if self.source.implementation == "beam-java":
+            return pbegin | "ReadFromKafka" >> self._java(follow)
         reader = _ReadFollow if follow else _ReadBounded
         return (pbegin
                 | "Partitions" >> beam.Create(self.slices)
                 | "Read" >> beam.ParDo(reader(self.bootstrap, self.source, self.window)))
+
+    def _java(self, follow: bool) -> beam.PTransform:
+        from apache_beam.io.kafka import ReadFromKafka
+
+        from pipelines.progress import consumer_group
+
+        if not follow:
+            raise ValueError("source.implementation=beam-java reads unbounded only; use the python source for bounded runs")
+        skips = {(s.topic, s.partition): s.skip for s in self.slices}
+        read = ReadFromKafka(
+            consumer_config={"bootstrap.servers": self.bootstrap, "group.id": consumer_group(self.dataset),
+                             "auto.offset.reset": "earliest", "enable.auto.commit": "false"},
+            topics=self.source.topics, with_metadata=True, timestamp_policy=ReadFromKafka.create_time_policy,
+            expansion_service=self.source.expansion_service)
+        return (read
+                | "ToKafkaRecord" >> beam.Map(from_java_record)
+                | "SkipStored" >> beam.Filter(lambda r: not _skipped(skips.get((r.topic, r.partition), ()), r.offset)))

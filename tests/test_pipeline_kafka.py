@@ -27,6 +27,7 @@ from loopline.simulator.produce import parse_start, simulate
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
 from pipelines import deadletter
+from pipelines.progress import consumer_group
 from tests.conftest import kafka_config
 
 EVENTS = 3000
@@ -150,6 +151,11 @@ def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest
     # every offset of every topic is accounted for: stored, dead-lettered, or applied (deletions)
     accounted = sum(b - a + 1 for rs in store.accounted().values() for a, b in rs)
     assert accounted == EVENTS
+    # the dataset's consumer group mirrors the durable progress: everything, here
+    group = Consumer({"bootstrap.servers": traffic.broker.config.bootstrap, "group.id": consumer_group("live")})
+    committed = group.committed([TopicPartition(t, p) for (t, p) in store.accounted()], timeout=10)
+    group.close()
+    assert {(tp.topic, tp.partition): tp.offset for tp in committed} == {k: v[-1][1] + 1 for k, v in store.accounted().items()}
     report = json.loads(next((traffic.home / "reports").glob("live-*/report.json")).read_text())
     assert report["funnel"]["read"] == EVENTS and sum(report["dead_letters"].values()) == len(exp["dead"])
     assert (next((traffic.home / "reports").glob("live-*/report.html"))).read_text().count("<img") >= 2
@@ -174,21 +180,28 @@ def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic):
     assert "replay1" in listed and "replay2" in listed
 
 
+def accounted_total(store: CuratedStore) -> int:
+    return sum(b - a + 1 for rs in store.accounted().values() for a, b in rs) if store.exists() else 0
+
+
 def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(traffic):
+    """Kill the follow pipeline (and its Prism runner) at three random points of its progress, restart each time."""
     exp = expected(traffic)
     store = traffic.store("crashy")
     cmd = [sys.executable, "-m", "loopline.cli", "run", "--follow", "--idle-stop", "4", "--dataset", "crashy",
            "--config", str(traffic.config_path)]
     rng = random.Random(1234)
-    partial = []
-    for _ in range(3):
+    kills = []
+    for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(3)):
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-        time.sleep(rng.uniform(4, 12))
+        deadline = time.monotonic() + 120
+        while accounted_total(store) < fraction * EVENTS and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)  # the pipeline and its Prism runner, no goodbyes
         proc.wait()
-        partial.append(sum(b - a + 1 for rs in store.accounted().values() for a, b in rs) if store.exists() else 0)
-    assert any(0 < n < EVENTS for n in partial), f"no kill landed mid-run: accounted after kills {partial}"
+        kills.append(accounted_total(store))
+    assert all(0 < n < EVENTS for n in kills), f"a kill did not land mid-run: accounted after kills {kills}"
     traffic.cli("run", "--until-now", "--dataset", "crashy")
     assert_exactly_expected(store, exp)
     assert all_records(store) == all_records(traffic.store("live"))
