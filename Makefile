@@ -12,3 +12,4 @@ setup:
 
 bench: setup
 	.venv/bin/python bench/simulate_throughput.py
+	.venv/bin/python bench/pipeline_throughput.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -264,12 +265,13 @@ def datasets_list(config_path: Optional[Path] = ConfigOpt,
     if as_json:
         print(json.dumps(infos, default=str))
         return
-    table = Table("dataset", "created", "records", "dead letters", "offsets (topic/partition: first-last)")
+    table = Table("dataset", "created (UTC)", "records", "dead letters", "offsets stored or dead-lettered")
     for info in infos:
-        ranges = "; ".join(f"{t}/{p}: " + ",".join(f"{a}-{b}" for a, b in rs) for t, parts in sorted(info["accounted"].items())
-                           for p, rs in sorted(parts.items()))
-        table.add_row(info["name"], str(info["created"]), json.dumps(info["counts"]),
-                      str(sum(info["dead_letters"].values())), ranges)
+        created = datetime.fromtimestamp(info["created"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        records = "\n".join(f"{kind}: {n:,}" for kind, n in sorted(info["counts"].items()))
+        offsets = "\n".join(f"{topic}: " + ", ".join(f"p{p} {a}-{b}" for p, rs in sorted(parts.items()) for a, b in rs)
+                            for topic, parts in sorted(info["accounted"].items()))
+        table.add_row(info["name"], created, records, f"{sum(info['dead_letters'].values()):,}", offsets)
     console.print(table)
 
 
@@ -278,13 +280,16 @@ def demo(config_path: Optional[Path] = ConfigOpt,
          rate: float = typer.Option(1000.0, help="Simulated events per second."),
          duration: float = typer.Option(10.0, help="Seconds of simulated traffic."),
          seed: int = typer.Option(7)) -> None:
-    """The main job end to end on the embedded default: stack up, check streaming, simulate, summarize."""
+    """The main job end to end on the embedded default: stack up, simulate, curate, summarize."""
     c = _load(config_path)
     stack_up(config_path, None)
     stack_check(config_path)
     simulate(config_path, rate, duration, seed, None, None)
+    console.rule("curate (bounded run up to now)")
+    _run_pipeline(c, dataset=c.pipeline.store.dataset, follow=False, runner=None)
     console.rule("summary")
     _print_status(c, broker_for(c))
+    datasets_list(config_path, False)
     console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
 
 
