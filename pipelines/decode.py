@@ -33,8 +33,13 @@ class Event(NamedTuple):
     kind: str            # chat | email | ticket | feedback | deletion
     thread: str          # the window key: "<kind>:<conversation/thread/ticket id>"
     event_time_ms: int
-    record: dict         # the validated schema record
+    record: dict         # the validated schema record, as it arrived
     source: KafkaRecord  # where it came from (lineage, raw bytes for dead letters)
+    # Filled in by the curation stages (each returns a new Event via _replace):
+    text: str | None = None           # clean: the message body as curation has it so far; "" = no content
+    pii_counts: tuple = ()            # scrub: ((entity type, count), ...) masked in `text`
+    duplicate_of: str | None = None   # dedup: doc id of the earlier message this one repeats
+    duplicate_kind: str | None = None # dedup: exact | near | semantic
 
 
 class _Decode(Guarded):
