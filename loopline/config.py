@@ -109,13 +109,26 @@ class PairsConfig(Section):
     max_chars: int = 4000
     min_quality: float = Field(0.5, description="Pairs scoring below this are not written.")
     task_keywords: dict[str, list[str]] = Field(default_factory=lambda: {
-        "billing": ["invoice", "charge", "charged", "refund", "payment", "billing", "card", "subscription", "price", "iban", "bank"],
-        "technical": ["error", "crash", "bug", "api", "server", "login fails", "timeout", "install", "sync", "not working", "500", "hostname"],
-        "account": ["account", "password", "login", "sign in", "username", "profile", "2fa", "email address", "locked", "access"],
-        "shipping": ["shipping", "delivery", "delivered", "package", "parcel", "tracking", "order", "courier", "address", "arrive"],
-    })
+        "billing": ["invoice", "charged", "charge ", "refund", "payment", "billing", "subscription", "price increase",
+                    "overcharged", "vat", "receipt", "direct debit", "credit card", "paid twice", "renewal"],
+        "technical": ["error", "crash", "bug", "api", "server", "timeout", "install", "sync", "not working", "version",
+                      "log ", "logs", "outage", "slow", "certificate expired", "integration", "upgrade", "release", "client"],
+        "account": ["password", "log in", "login", "sign in", "locked out", "2fa", "two-factor", "username", "profile",
+                    "permissions", "access to", "deactivate", "close my account", "delete my account", "verification",
+                    "my account", "workspace", "personal data", "suspended", "sign-on", "registered", "sign up",
+                    "security questions", "team member", "ownership", "logging in", "accessed my"],
+        "shipping": ["shipping", "delivery", "delivered", "package", "parcel", "tracking", "courier", "arrived",
+                     "arrive", "dispatch", "shipment", "damaged", "return label", "warehouse"],
+    }, description="Keyword rules: the task with most hits in the prompt wins; no hit -> other.")
     task_caps: dict[str, float] = Field(default_factory=lambda: {"other": 0.2},
-                                        description="Max share of a dataset's pairs per task (balance); unlisted tasks uncapped.")
+                                        description="Max share of a training selection's pairs per task (balance); unlisted tasks uncapped. "
+                                                    "Applied when pairs are selected (loopline.selection), so capped pairs stay in the store.")
+    auto_reply_patterns: list[str] = Field(default_factory=lambda: [
+        r"\bout of (the )?office\b", r"\bon (annual )?leave\b", r"\bautomatic (reply|confirmation)\b", r"\bauto-?reply\b",
+        r"\bdo not reply\b", r"\bwe have received your (message|email|request)\b", r"\bthank(s| you) for contacting us\b",
+        r"\bhave received your email\b", r"nicht im büro", r"abwesenheit", r"absent\(?e?\)? du bureau", r"fuera de la oficina",
+        r"réponse automatique", r"respuesta automática"],
+        description="Case-insensitive regexes marking canned auto-replies / out-of-office messages: never prompts or answers.")
 
 
 class StoreConfig(Section):

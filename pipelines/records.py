@@ -1,5 +1,8 @@
 """Turn a window's thread into the store records it yields, as one all-or-nothing `Unit`.
 
+Documents are the curated (cleaned, scrubbed) messages minus duplicates and empty ones; pairs
+come from the pairs stage; every event's offset is in the unit, stored or not.
+
 Ids derive from lineage (topic/partition/offset), and `created_at` is the window's end in event
 time, so reprocessing the same offsets — after a crash, or in a replay — yields identical records.
 """
@@ -48,17 +51,57 @@ def thread_subjects(thread: Thread) -> list[str]:
     return sorted(subject_hash(i) for i in ids)
 
 
+def curated_text(event: Event) -> str:
+    """The message text after curation, or the raw body when no curation stage ran."""
+    return event.text if event.text is not None else message_text(event)
+
+
+def _pii_counts(events) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in events:
+        for kind, n in e.pii_counts:
+            counts[kind] = counts.get(kind, 0) + n
+    return counts
+
+
+def _window(thread: Thread) -> dict:
+    return {"key": thread.key, "start": thread.start_ms, "end": thread.end_ms}
+
+
 def _document(event: Event, thread: Thread, subjects: list[str], version: str) -> dict:
-    text = message_text(event)
+    text = curated_text(event)
     return {
         "doc_id": record_id([event]),
         "text": text,
         "source_kind": event.kind,
         "lineage": lineage([event]),
         "content_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "pii_entity_counts": {},  # filled by the PII stage once it runs before this one
+        "pii_entity_counts": _pii_counts([event]),
         "subject_hashes": subjects,
-        "window": {"key": thread.key, "start": thread.start_ms, "end": thread.end_ms},
+        "window": _window(thread),
+        "created_at": thread.end_ms,
+        "pipeline_version": version,
+    }
+
+
+def _pair(pair, thread: Thread, subjects: list[str], version: str) -> dict:
+    events = [*pair.prompts, pair.response]
+    instruction = "\n\n".join(curated_text(e) for e in pair.prompts)
+    output = curated_text(pair.response)
+    normalized = " ".join(f"{instruction}\n{output}".lower().split())
+    return {
+        "pair_id": record_id(events),
+        "instruction": instruction,
+        "input": None,
+        "output": output,
+        "task": pair.task,
+        "quality_score": pair.quality,
+        "source_kind": pair.response.kind,
+        "lineage": lineage(events),
+        "content_hash": hashlib.sha256(normalized.encode()).hexdigest(),
+        "pii_entity_counts": _pii_counts(events),
+        "subject_hashes": subjects,
+        "window": _window(thread),
         "created_at": thread.end_ms,
         "pipeline_version": version,
     }
@@ -96,8 +139,10 @@ class _ToUnit(Guarded):
         for event in thread.events:
             if event.kind == "feedback":
                 records.setdefault("FeedbackExample", []).append(_feedback_example(event, thread, self.version))
-            else:
+            elif event.duplicate_of is None and curated_text(event).strip():
                 records.setdefault("CuratedDocument", []).append(_document(event, thread, subjects, self.version))
+        for pair in thread.pairs:
+            records.setdefault("CuratedPair", []).append(_pair(pair, thread, subjects, self.version))
         self.units.inc()
         yield Unit(records=records, offsets=tuple((e.source.topic, e.source.partition, e.source.offset)
                                                   for e in thread.events))

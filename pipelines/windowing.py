@@ -29,6 +29,7 @@ class Thread(NamedTuple):
     start_ms: int
     end_ms: int
     events: tuple[Event, ...]
+    pairs: tuple = ()  # set by the pairs stage: ((prompt events, response event, quality, task), ...)
 
 
 class _Admit(Guarded):
