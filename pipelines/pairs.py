@@ -4,9 +4,10 @@ Per source kind:
   ticket: the customer's opening (plus customer comments) -> the agent's resolution;
   chat:   consecutive customer turns -> the most relevant of the agent messages that follow;
   email:  an inbound customer email -> the agent's reply.
-Empty (filler), duplicate and auto-reply messages are never prompts or answers. Quality in [0, 1]
-combines length bounds, the answer's lexical relevance to the question and how much of it is
-left once placeholders are discounted; canned auto-replies score 0.
+Empty (filler), duplicate and auto-reply messages are never prompts or answers. Quality in [0, 1]:
+0 outside the length bounds or for a canned auto-reply, else 0.35 * substance of both sides
+(a one-line "thanks" is not a question) + 0.45 * the answer's lexical relevance to the question
++ 0.2 * how much of the answer is left once placeholders are discounted.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class PairExtractor:
             role = e.record["sender_role"] if e is not None else "customer"
             if role == "customer":
                 if answers and prompts:
-                    pairs.append((tuple(prompts), max(answers, key=lambda a: self._relevance(prompts, a))))
+                    pairs.append((tuple(prompts), self._best_answer(prompts, answers)))
                     prompts = []
                 answers = []
                 if e is not None and self.usable(e):
@@ -94,6 +95,11 @@ class PairExtractor:
                 question = None
         return pairs
 
+    def _best_answer(self, prompts, answers: list[Event]) -> Event:
+        """Of the agent messages after a question, the one that looks most like the answer: relevant
+        to it, and substantive (an introduction or a wrap-up is shorter than the answer itself)."""
+        return max(answers, key=lambda a: self._relevance(prompts, a) + min(len(self.text(a).split()), 60) / 60)
+
     def _relevance(self, prompts, answer: Event) -> float:
         q = _content_words(" ".join(self.text(p) for p in prompts))
         a = _content_words(self.text(answer))
@@ -110,7 +116,8 @@ class PairExtractor:
             relevance = min(1.0, 3 * self._relevance(prompts, response))
             words = answer_text.split()
             substance = 1 - len(_PLACEHOLDER.findall(answer_text)) / max(1, len(words))
-            quality = round(0.4 + 0.35 * relevance + 0.25 * substance, 4)
+            length = min(1.0, len(prompt_text.split()) / 8) * min(1.0, len(words) / 12)
+            quality = round(0.35 * length + 0.45 * relevance + 0.2 * substance, 4)
         return Pair(prompts, response, quality, self.task(prompt_text))
 
     def task(self, text: str) -> str:

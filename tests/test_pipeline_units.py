@@ -62,3 +62,19 @@ def test_java_source_refuses_bounded_runs():
                      WindowConfig(), "live")
     with pytest.raises(ValueError, match="unbounded only"):
         read._java(follow=False)
+
+
+def test_threads_are_released_in_window_end_then_key_order(tmp_path):
+    from apache_beam.transforms import window
+
+    from pipelines.ordering import InCanonicalOrder
+    from pipelines.windowing import Thread
+
+    threads = [Thread(f"chat:{k}", 0, end, ()) for k, end in [("b", 3000), ("a", 3000), ("c", 1000), ("d", 2000)]]
+    out = tmp_path / "order.jsonl"
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        (p | beam.Create(threads)
+         | beam.Map(lambda t: window.TimestampedValue(t, t.end_ms / 1000))
+         | InCanonicalOrder()
+         | beam.Map(lambda t: open(out, "a").write(t.key + "\n")))
+    assert out.read_text().split() == ["chat:c", "chat:d", "chat:a", "chat:b"]
