@@ -124,7 +124,7 @@ class ScrubConfig(Section):
 
 class DedupConfig(Section):
     """Exact + near-duplicate filtering against all history (pipelines/dedup.py). Owned by that module; add fields here."""
-    min_words: int = Field(30, ge=1, description="Shorter texts are never treated as duplicates (greetings, canned one-liners).")
+    min_words: int = Field(20, ge=1, description="Shorter texts are never duplicates: canned one-liners and short macros repeat by design.")
     shingle_words: int = Field(5, ge=1, description="Near duplicates compare sets of word n-grams of this length.")
     num_perm: int = Field(128, ge=1, description="MinHash permutations; the similarity estimate's error is about 0.5/sqrt(num_perm).")
     lsh_bands: int = Field(42, ge=1, description="LSH bands of num_perm // lsh_bands rows: 42 x 3 makes a pair at Jaccard 0.6 a "
