@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -273,6 +274,40 @@ def datasets_list(config_path: Optional[Path] = ConfigOpt,
                             for topic, parts in sorted(info["accounted"].items()))
         table.add_row(info["name"], created, records, f"{sum(info['dead_letters'].values()):,}", offsets)
     console.print(table)
+
+
+@app.command()
+def clean(config_path: Optional[Path] = ConfigOpt,
+          kind: str = typer.Option(..., "--kind", help="email | chat | ticket")) -> None:
+    """JSON-lines filter: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as the pipeline cleans."""
+    from pipelines.clean import filter_lines
+
+    if kind not in ("email", "chat", "ticket"):
+        _fail("--kind must be email, chat or ticket")
+    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.clean, kind))
+
+
+@app.command()
+def scrub(config_path: Optional[Path] = ConfigOpt) -> None:
+    """JSON-lines filter: {"id","text"} -> {"id","text","entities":[{"type","start","end","score"}]} (PII masked)."""
+    from pipelines.scrub import filter_lines
+
+    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.scrub))
+
+
+@app.command()
+def dedup(config_path: Optional[Path] = ConfigOpt,
+          index: Optional[Path] = typer.Option(None, help="Persistent index directory (default: a temporary one).")) -> None:
+    """JSON-lines filter: {"id","text"} -> {"id","duplicate_of"}; the first occurrence wins."""
+    from pipelines.dedup import filter_lines
+
+    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.dedup, index))
+
+
+def _filter(lines) -> None:
+    for line in lines:
+        sys.stdout.write(line.rstrip("\n") + "\n")
+        sys.stdout.flush()
 
 
 @app.command()

@@ -479,14 +479,14 @@ def _ranges_json(offsets: Iterable[Offset]) -> dict[str, dict[str, list[list[int
 
 def _write_avro(path: Path, kind: str, records: list[dict]) -> None:
     _makedirs(path.parent)
-    _atomic_write(path, lambda f: fastavro.writer(f, schemas.parsed(kind), records, codec="deflate"))
+    atomic_write(path, lambda f: fastavro.writer(f, schemas.parsed(kind), records, codec="deflate"))
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    _atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True).encode()))
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Temp file in the same dir, fsync, rename, fsync the dir: readers see all or nothing, and it survives a crash."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "wb") as f:
@@ -494,7 +494,7 @@ def _atomic_write(path: Path, write) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.rename(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _makedirs(path: Path) -> None:
@@ -502,15 +502,15 @@ def _makedirs(path: Path) -> None:
     if not path.exists():
         _makedirs(path.parent)
         path.mkdir(exist_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _unlink(path: Path) -> None:
     path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -13,40 +13,43 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.transforms.userstate import OrderedListStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Duration, Timestamp
 
 from pipelines.windowing import Thread
 
 
 class _Release(beam.DoFn):
-    BUFFER = BagStateSpec("threads", PickleCoder())
+    # Ordered by window end, so each release reads and clears only the ready prefix: a bag would be
+    # re-read and rewritten whole at every release (quadratic when a bounded run closes all at once).
+    WAITING = OrderedListStateSpec("waiting", PickleCoder())
     NEXT = ReadModifyWriteStateSpec("next_end_ms", VarIntCoder())
     RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
 
-    def process(self, kv, buffer=beam.DoFn.StateParam(BUFFER), next_end=beam.DoFn.StateParam(NEXT),
+    def process(self, kv, waiting=beam.DoFn.StateParam(WAITING), next_end=beam.DoFn.StateParam(NEXT),
                 release=beam.DoFn.TimerParam(RELEASE)):
         thread: Thread = kv[1]
-        buffer.add(thread)
+        waiting.add((_at(thread.end_ms), thread))
         if next_end.read() is None or thread.end_ms < next_end.read():
             next_end.write(thread.end_ms)
-            release.set(Timestamp.of(thread.end_ms / 1000))
+            release.set(_at(thread.end_ms))
 
     @on_timer(RELEASE)
-    def on_release(self, fired=beam.DoFn.TimestampParam, buffer=beam.DoFn.StateParam(BUFFER),
+    def on_release(self, fired=beam.DoFn.TimestampParam, waiting=beam.DoFn.StateParam(WAITING),
                    next_end=beam.DoFn.StateParam(NEXT), release=beam.DoFn.TimerParam(RELEASE)):
-        fired_ms = fired.micros // 1000
-        threads = sorted(buffer.read(), key=lambda t: (t.end_ms, t.key))
-        ready = [t for t in threads if t.end_ms <= fired_ms]
-        waiting = [t for t in threads if t.end_ms > fired_ms]
-        buffer.clear()
+        limit = fired + Duration(micros=1000)  # everything ending at or before the fired millisecond
+        ready = sorted((t for _, t in waiting.read_range(MIN_TIMESTAMP, limit)), key=lambda t: (t.end_ms, t.key))
+        waiting.clear_range(MIN_TIMESTAMP, limit)
+        upcoming = next(iter(waiting.read_range(limit, MAX_TIMESTAMP)), None)
         next_end.clear()
-        for t in waiting:
-            buffer.add(t)
-        if waiting:
-            next_end.write(waiting[0].end_ms)
-            release.set(Timestamp.of(waiting[0].end_ms / 1000))
+        if upcoming is not None:
+            next_end.write(upcoming[1].end_ms)
+            release.set(upcoming[0])
         yield from ready
+
+
+def _at(ms: int) -> Timestamp:
+    return Timestamp(micros=ms * 1000)
 
 
 class InCanonicalOrder(beam.PTransform):

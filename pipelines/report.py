@@ -1,5 +1,7 @@
 """Run report: what each stage did, as JSON for machines and an HTML page with plots for people.
 
+Curation views: PII entities by type, duplicates by kind, pairs per task, quality histogram.
+
 Counters come from Beam metrics (namespace "loopline", names "<stage>.<what>"); every counter
 prefix becomes a section with a bar chart, so stages that add counters show up without changes here.
 """
@@ -23,6 +25,10 @@ def build(counters: dict[str, int], *, plan: dict, seconds: float, store_counts:
         stage, _, what = name.partition(".")
         sections.setdefault(stage, {})[what or stage] = value
     read = counters.get("source.read", 0)
+
+    def picked(prefix: str) -> dict[str, int]:
+        return {name[len(prefix):]: v for name, v in sorted(counters.items()) if name.startswith(prefix)}
+
     return {
         "created": int(time.time() * 1000),
         "plan": plan,
@@ -32,6 +38,10 @@ def build(counters: dict[str, int], *, plan: dict, seconds: float, store_counts:
         "dead_letters": sections.get("deadletter", {}),
         "records_written": sections.get("store", {}),
         "store_totals": store_counts,
+        "pii_entities": picked("scrub.entities."),
+        "duplicates": {k: counters.get(f"dedup.{k}", 0) for k in ("exact", "near", "semantic")},
+        "pairs_per_task": picked("pairs.task."),
+        "quality_histogram": picked("pairs.quality."),
         "sections": sections,
     }
 
@@ -41,8 +51,10 @@ def write(report: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     charts = [("Stage funnel", report["funnel"]), ("Dead letters by reason", report["dead_letters"]),
-              *[(f"{name}", values) for name, values in report["sections"].items()
-                if name not in ("deadletter",)]]
+              ("PII entities masked, by type", report["pii_entities"]), ("Duplicates dropped", report["duplicates"]),
+              ("Pairs per task", report["pairs_per_task"]), ("Pair quality histogram (bucket start)", report["quality_histogram"]),
+              *[(f"all counters: {name}", values) for name, values in report["sections"].items()
+                if name not in ("deadletter", "scrub", "dedup", "pairs")]]
     parts = [f"<h1>Loopline run report</h1><p>{html.escape(report['plan'].get('mode', ''))} run of dataset "
              f"<b>{html.escape(str(report['plan'].get('dataset', '')))}</b>: {report['seconds']} s, "
              f"{report['events_per_s']} events/s.</p>",

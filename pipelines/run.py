@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from loopline.config import DEADLETTER_TOPIC, LooplineConfig
 from loopline.store import CuratedStore
+from pipelines.curate import Curate
 from pipelines.deadletter import DEAD, PublishDeadLetters
 from pipelines.decode import DecodeEvents
 from pipelines.records import ThreadsToRecords
@@ -94,8 +95,8 @@ def plan(cfg: LooplineConfig, *, dataset: str, follow: bool) -> RunPlan:
 
 
 def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PTransform | None = None) -> None:
-    """The data path, top-down. `curation` maps Threads to Threads between windowing and records
-    (cleaning, PII, dedup plug in there); None runs the spine alone."""
+    """The data path, top-down. `curation` maps Threads to Threads between windowing and records;
+    None means the full curation (clean, scrub, dedup, pairs). Benchmarks pass an identity."""
     pc, root = cfg.pipeline, str(cfg.store_root)
     records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset)
     decoded = records | "Decode" >> DecodeEvents(pc.decode)
@@ -103,13 +104,17 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PT
         lambda e, _: 0 if e.kind == "deletion" else 1, 2)
     deletions | "ApplyDeletions" >> ApplyDeletions(cfg.kafka.bootstrap, root, run.dataset)
     windowed = messages | "Window" >> WindowThreads(pc.window)
-    threads = windowed["threads"]
-    if curation is not None:
-        threads = threads | "Curate" >> curation
+    curated = windowed["threads"] | "Curate" >> (curation or Curate(pc, str(dedup_dir(cfg, run.dataset))))
+    threads, curation_dead = (curated["threads"], curated[DEAD]) if isinstance(curated, dict) else (curated, ())
     units = threads | "Records" >> ThreadsToRecords(pc.version)
     units.units | "WriteStore" >> WriteToStore(cfg.kafka.bootstrap, root, run.dataset)
-    ((decoded[DEAD], windowed[DEAD], units[DEAD])
+    ((decoded[DEAD], windowed[DEAD], *curation_dead, units[DEAD])
      | "DeadLetters" >> PublishDeadLetters(cfg.kafka.bootstrap, DEADLETTER_TOPIC, root, run.dataset))
+
+
+def dedup_dir(cfg: LooplineConfig, dataset: str) -> Path:
+    """The dedup index lives with its dataset: a replay starts with an empty history, as it should."""
+    return cfg.store_root / "datasets" / dataset / "dedup"
 
 
 def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None) -> list[str]:

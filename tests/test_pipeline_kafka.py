@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 from loopline.cli import app
-from loopline.config import DEADLETTER_TOPIC, LooplineConfig
+from loopline.config import DEADLETTER_TOPIC, DedupConfig, LooplineConfig
 from loopline.simulator.produce import parse_start, simulate
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
@@ -30,7 +31,8 @@ from pipelines import deadletter
 from pipelines.progress import consumer_group
 from tests.conftest import kafka_config
 
-EVENTS = 3000
+EVENTS = 2000
+STRUCTURED_PII = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -94,11 +96,14 @@ def expected(traffic: Traffic) -> dict:
             ids = {r.get("sender_id"), r.get("author_id"), r.get("from_address"), *r.get("to_addresses", [])}
             participants[(t["kind"], t["thread_id"])] |= ids - {None}
     forgotten_threads = {k for k, ids in participants.items() if ids & deleted}
-    documents = {coord(t) for t in valid if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late
-                 and (t["kind"], t["thread_id"]) not in forgotten_threads}
+    messages = {coord(t): t for t in valid if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late
+                and (t["kind"], t["thread_id"]) not in forgotten_threads}
+    admitted_ids = {t["id"] for t in valid if coord(t) not in too_late}
+    # a duplicate whose original never made it in (late) is a first occurrence
+    duplicates = {c for c, t in messages.items() if t["duplicate_of"] is not None and t["duplicate_of"] in admitted_ids}
     feedback = {coord(t) for t in valid if t["kind"] == "feedback" and coord(t) not in too_late}
     dead = {coord(t): t["malformed"] for t in traffic.truth if t["malformed"]} | {c: "too_late" for c in too_late}
-    return {"documents": documents, "feedback": feedback, "dead": dead, "deleted": deleted}
+    return {"messages": messages, "duplicates": duplicates, "feedback": feedback, "dead": dead, "deleted": deleted}
 
 
 def lineage_counts(store: CuratedStore, kind: str) -> Counter:
@@ -110,14 +115,30 @@ def all_records(store: CuratedStore) -> dict[str, list[dict]]:
     return {kind: sorted(store.read(kind), key=lambda r: r[key]) for kind, key in ids.items()}
 
 
-def assert_exactly_expected(store: CuratedStore, exp: dict) -> None:
+def dedup_scores(store: CuratedStore, exp: dict, min_words: int) -> tuple[float, float]:
+    """Recall and precision of duplicate removal: a message counts as removed as a duplicate when it has
+    no document although its clean text is long enough to be a document (and a dedup candidate)."""
+    stored = set(lineage_counts(store, "CuratedDocument"))
+    candidates = {c for c, t in exp["messages"].items() if len((t["expected_clean"] or "").split()) >= min_words}
+    removed = candidates - stored
+    true_removed = removed & exp["duplicates"]
+    recall = len(true_removed) / len(exp["duplicates"] & candidates)
+    precision = len(true_removed) / len(removed) if removed else 1.0
+    return recall, precision
+
+
+def assert_store_consistent(store: CuratedStore, exp: dict) -> None:
+    """Exactly once, nothing unexpected, nothing forgotten; curation drops only duplicates and empty text."""
     docs = lineage_counts(store, "CuratedDocument")
-    assert set(docs) == exp["documents"], (len(set(docs) - exp["documents"]), len(exp["documents"] - set(docs)))
-    assert max(docs.values()) == 1, "a record was stored twice"
+    assert set(docs) <= set(exp["messages"]), "a document from a late, malformed or forgotten message"
+    assert max(docs.values()) == 1, "a message was stored twice"
     fb = lineage_counts(store, "FeedbackExample")
     assert set(fb) == exp["feedback"] and max(fb.values()) == 1
+    recall, precision = dedup_scores(store, exp, min_words=DedupConfig().min_words)
+    assert recall >= 0.95 and precision >= 0.98, (recall, precision)
     forgotten = {subject_hash(s) for s in exp["deleted"]}
-    assert not any(set(r["subject_hashes"]) & forgotten for r in store.read("CuratedDocument"))
+    for kind in ("CuratedDocument", "CuratedPair"):
+        assert not any(set(r["subject_hashes"]) & forgotten for r in store.read(kind))
 
 
 def dead_letters(traffic: Traffic) -> dict[tuple, set[str]]:
@@ -144,11 +165,12 @@ def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest
     out = traffic.cli("run", "--until-now").output
     assert "report:" in out
     store = traffic.store("live")
-    assert_exactly_expected(store, exp)
+    assert_store_consistent(store, exp)
+    before = all_records(store)
     assert {c: reasons for c, reasons in dead_letters(traffic).items()} == {c: {r} for c, r in exp["dead"].items()}
     info = next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root) if d["name"] == "live")
     assert info["dead_letters"] == dict(Counter(exp["dead"].values()))
-    # every offset of every topic is accounted for: stored, dead-lettered, or applied (deletions)
+    # every offset of every topic is accounted for: stored, dropped by curation, dead-lettered, or applied
     accounted = sum(b - a + 1 for rs in store.accounted().values() for a, b in rs)
     assert accounted == EVENTS
     # the dataset's consumer group mirrors the durable progress: everything, here
@@ -162,7 +184,33 @@ def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest
 
     again = traffic.cli("run", "--until-now").output  # nothing new: nothing written, nothing duplicated
     assert "0 offsets to read" in again
-    assert_exactly_expected(store, exp)
+    assert all_records(store) == before
+
+
+def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic):
+    exp = expected(traffic)
+    store = traffic.store("live")
+    corpus = "\n".join([r["text"] for r in store.read("CuratedDocument")]
+                       + [f"{r['instruction']}\n{r['output']}" for r in store.read("CuratedPair")]
+                       + [f"{r['prompt']}\n{r['response']}\n{r['comment'] or ''}" for r in store.read("FeedbackExample")])
+    structured = {p["value"] for t in traffic.truth for p in t["pii"] if p["type"] in STRUCTURED_PII}
+    leaked = [v for v in structured if v in corpus or v.replace(" ", "") in corpus]
+    assert structured and not leaked, f"{len(leaked)} raw PII values reached the store"
+
+    total = masked = 0
+    for r in store.read("CuratedDocument"):
+        [l] = r["lineage"]
+        truth = exp["messages"][(l["topic"], l["partition"], l["offset"])]
+        for name in {p["value"] for p in truth["pii"] if p["type"] == "PERSON"}:
+            pattern = re.compile(rf"\b{re.escape(name)}\b")
+            if pattern.search(truth["expected_clean"] or ""):
+                total += 1
+                masked += not pattern.search(r["text"])
+    print(f"PERSON recall in the store: {masked / total:.3f} of {total}")
+    assert masked / total >= 0.9
+    pairs = list(store.read("CuratedPair"))
+    assert pairs and {p["task"] for p in pairs} >= {"billing", "technical", "account", "shipping"}
+    assert all(0.0 <= p["quality_score"] <= 1.0 for p in pairs)
 
 
 def test_follow_mode_on_prism_writes_the_same_records(traffic):
@@ -203,7 +251,7 @@ def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(tr
         kills.append(accounted_total(store))
     assert all(0 < n < EVENTS for n in kills), f"a kill did not land mid-run: accounted after kills {kills}"
     traffic.cli("run", "--until-now", "--dataset", "crashy")
-    assert_exactly_expected(store, exp)
+    assert_store_consistent(store, exp)
     assert all_records(store) == all_records(traffic.store("live"))
 
 

@@ -1,0 +1,30 @@
+"""Curation between windows and records: clean -> scrub PII -> dedup -> pairs, each a Thread -> Thread stage."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from loopline.config import PipelineConfig
+from pipelines.clean import CleanThreads
+from pipelines.deadletter import DEAD
+from pipelines.dedup import DedupThreads
+from pipelines.ordering import InCanonicalOrder
+from pipelines.pairs import ExtractPairs
+from pipelines.scrub import ScrubThreads
+
+
+class Curate(beam.PTransform):
+    """Threads -> {"threads": curated Threads, DEAD: (dead letters of each stage, ...)}."""
+
+    def __init__(self, config: PipelineConfig, dedup_dir: str):
+        super().__init__()
+        self.config, self.dedup_dir = config, dedup_dir
+
+    def expand(self, threads):
+        c = self.config
+        cleaned = threads | "Clean" >> CleanThreads(c.clean)
+        scrubbed = cleaned.threads | "Scrub" >> ScrubThreads(c.scrub)
+        ordered = scrubbed.threads | "Order" >> InCanonicalOrder()  # dedup survivors must not depend on the runner
+        deduped = ordered | "Dedup" >> DedupThreads(c.dedup, self.dedup_dir)
+        paired = deduped.threads | "Pairs" >> ExtractPairs(c.pairs)
+        return {"threads": paired.threads, DEAD: (cleaned[DEAD], scrubbed[DEAD], deduped[DEAD], paired[DEAD])}
