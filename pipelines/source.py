@@ -7,8 +7,8 @@ watermark lives in the watermark estimator, so runners can checkpoint and move i
 
 Watermark: Kafka timestamps are the events' arrival times. An event is admitted downstream only
 if it arrived at most `allowed_lateness` after its event time (windowing checks), so holding each
-partition's watermark at max(arrival) - allowed_lateness - skew means no admitted event is ever
-behind the watermark: Beam never drops late data silently. A record whose Kafka timestamp went
+partition's watermark at (earliest arrival in the latest batch) - allowed_lateness - skew means no
+admitted event is ever behind the watermark: Beam never drops late data silently. A record whose Kafka timestamp went
 backwards by more than the skew is flagged so it can be dead-lettered rather than dropped.
 """
 
@@ -109,7 +109,7 @@ class _ReadSlice(beam.DoFn):
         """Claim and return one batch of records from `position`; also the next position, and
         whether a claim was refused (the restriction ended: the runner split or checkpointed it)."""
         consumer = self._consumer(part.topic, part.partition, position)
-        records, max_ts = [], None
+        records, min_ts = [], None
         # consume() waits out its timeout unless it fills the batch: in a bounded slice, ask for no
         # more than is left so the last batch returns at once
         wanted = min(self.source.batch_size, tracker.current_restriction().stop - position)
@@ -128,11 +128,13 @@ class _ReadSlice(beam.DoFn):
             current = watermark.current_watermark()
             behind = current is not None and Timestamp.of((ts - self.hold_ms) / 1000) < current
             records.append(KafkaRecord(part.topic, part.partition, msg.offset(), ts, msg.key(), msg.value(), behind))
-            max_ts = ts if max_ts is None else max(max_ts, ts)
+            min_ts = ts if min_ts is None else min(min_ts, ts)
         self._consumers[(part.topic, part.partition)] = (consumer, position)
         self.read.inc(len(records))
-        if max_ts is not None:
-            candidate = Timestamp.of((max_ts - self.hold_ms) / 1000)
+        if min_ts is not None:
+            # No further than the earliest record of this batch: a runner that lets the watermark pass
+            # records still in flight (Prism does) must not see any of this batch as late.
+            candidate = Timestamp.of((min_ts - self.hold_ms) / 1000)
             if watermark.current_watermark() is None or candidate > watermark.current_watermark():
                 watermark.set_watermark(candidate)
         return records, position, False
