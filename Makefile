@@ -13,3 +13,6 @@ setup:
 bench: setup
 	.venv/bin/python bench/simulate_throughput.py
 	.venv/bin/python bench/pipeline_throughput.py
+	.venv/bin/python bench/clean_throughput.py
+	.venv/bin/python bench/scrub_throughput.py
+	.venv/bin/python bench/dedup_throughput.py

@@ -2,9 +2,10 @@
 
 Against a real broker started for the benchmark, filled by the simulator:
   kafka read           - confluent-kafka consuming every event topic, nothing else (the baseline)
-  spine                - the bounded pipeline on the FnApiRunner into a fresh dataset
-  spine + identity     - the same with an identity transform where curation plugs in
-The ratio column is each row's time over the baseline's: the framework's overhead.
+  spine + identity     - the bounded pipeline (decode, window, records, store) with an identity
+                         transform where curation plugs in: the framework's overhead
+  spine + curation     - the whole pipeline: clean, scrub PII, dedup, pairs (model loading included)
+The ratio column is each row's time over the baseline's.
 Usage: .venv/bin/python bench/pipeline_throughput.py [--events 10000] [--runner fnapi|prism]
 """
 
@@ -63,7 +64,7 @@ def main() -> None:
             t = time.perf_counter()
             n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)
             rows.append(("kafka read", time.perf_counter() - t))
-            for name, curation in [("spine", None), ("spine + identity", beam.Map(lambda thread: thread))]:
+            for name, curation in [("spine + identity", beam.Map(lambda thread: thread)), ("spine + curation", None)]:
                 run = plan(cfg, dataset=name.replace(" + ", "-"), follow=False)
                 out = execute(cfg, run, args.runner, curation)
                 assert out["counters"]["source.read"] == n

@@ -134,7 +134,7 @@ class KafkaBroker:
             # Kafka cluster ids are 16 random bytes, base64url without padding.
             import base64
             id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-        proc = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "format", "-t", id_file.read_text().strip(),
+        proc = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={id_file.read_text().strip()}",  # "=": ids may start with "-"
                                          "-c", str(props), "--ignore-formatted"), capture_output=True, text=True)
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka storage in {self.log_dir} failed:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
