@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
-import json
 import random
 import sys
 import tempfile
@@ -31,24 +30,9 @@ import numpy as np  # noqa: E402
 from datasketch import LeanMinHash, MinHash, MinHashLSH  # noqa: E402
 
 from loopline.config import DedupConfig  # noqa: E402
-from loopline.simulator.generate import generate  # noqa: E402
-from pipelines.decode import Event  # noqa: E402
-from pipelines.dedup import DedupIndex, Scope, message_scopes, words  # noqa: E402
-from pipelines.windowing import Thread  # noqa: E402
+from tests.simtruth import simulated_messages  # noqa: E402
+from pipelines.dedup import DedupIndex, Scope, words  # noqa: E402
 
-
-def simulated(seed: int, count: int) -> list[tuple[dict, Scope]]:
-    messages, threads = [], collections.defaultdict(list)
-    for ev in generate(seed, count, 1_793_000_000_000):
-        t = ev.truth
-        if t["kind"] in ("chat", "email", "ticket") and not t["malformed"]:
-            threads[t["thread_id"]].append(len(messages))
-            messages.append((t, Event(t["kind"], t["thread_id"], t["event_time"], json.loads(ev.value), None)))
-    scopes = [None] * len(messages)
-    for key, at in threads.items():
-        for i, scope in zip(at, message_scopes(Thread(key, 0, 0, tuple(messages[i][1] for i in at)))):
-            scopes[i] = scope
-    return [(t, scope) for (t, _), scope in zip(messages, scopes)]
 
 
 def baseline(texts: list[str], config: DedupConfig) -> list[bool]:
@@ -140,7 +124,7 @@ def main() -> None:
     ap.add_argument("--load-docs", type=int, default=100_000)
     args = ap.parse_args()
     config = DedupConfig()
-    messages = simulated(args.seed, args.events)
+    messages = simulated_messages(args.seed, args.events)
     mw = config.min_words
     print(f"{len(messages)} messages from {args.events} simulated events (seed {args.seed}); "
           f"{sum(len(words(t['expected_clean'])) >= mw for t, _ in messages)} of >= {mw} words\n")

@@ -15,7 +15,9 @@ from pipelines.decode import Event
 from pipelines.progress import ProgressCommitter
 
 
-class _Commit(beam.DoFn):
+class StoreWriter(beam.DoFn):
+    """A DoFn that changes the store, then mirrors the durable progress to the consumer group."""
+
     def __init__(self, bootstrap: str, store_root: str, dataset: str):
         self.bootstrap, self.store_root, self.dataset = bootstrap, store_root, dataset
 
@@ -26,6 +28,8 @@ class _Commit(beam.DoFn):
     def teardown(self):
         self._progress.close()
 
+
+class _Commit(StoreWriter):
     def start_bundle(self):
         self._units = []
 
@@ -53,17 +57,7 @@ class WriteToStore(beam.PTransform):
         return units | "Commit" >> beam.ParDo(_Commit(*self.args))
 
 
-class _Forget(beam.DoFn):
-    def __init__(self, bootstrap: str, store_root: str, dataset: str):
-        self.bootstrap, self.store_root, self.dataset = bootstrap, store_root, dataset
-
-    def setup(self):
-        self._store = CuratedStore(self.store_root, self.dataset)
-        self._progress = ProgressCommitter(self.bootstrap, self.dataset)
-
-    def teardown(self):
-        self._progress.close()
-
+class _Forget(StoreWriter):
     def process(self, event: Event):
         removed = self._store.forget(subject_hash(event.record["subject_id"]),
                                      offsets=((event.source.topic, event.source.partition, event.source.offset),))

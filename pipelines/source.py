@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker

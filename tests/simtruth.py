@@ -6,9 +6,11 @@ For unit-level quality measurements of curation stages against the simulator's g
 from __future__ import annotations
 
 import json
+import collections
 from collections import defaultdict
 
 from loopline.simulator.generate import generate
+from pipelines.dedup import Scope, message_scopes
 from pipelines.decode import KINDS, Event
 from pipelines.source import KafkaRecord
 from pipelines.windowing import Thread, split_sessions
@@ -39,3 +41,18 @@ def simulated_threads(seed: int, count: int, gap_s: float = 2400) -> tuple[list[
 def message_id(event: Event) -> str:
     r = event.record
     return r.get("message_id") or r.get("event_id")
+
+
+def simulated_messages(seed: int, count: int) -> list[tuple[dict, "Scope"]]:
+    """(truth, scope) of each message in send order; scopes from each thread's full set of events."""
+    messages, threads = [], collections.defaultdict(list)
+    for ev in generate(seed, count, 1_793_000_000_000):
+        t = ev.truth
+        if t["kind"] in ("chat", "email", "ticket") and not t["malformed"]:
+            threads[t["thread_id"]].append(len(messages))
+            messages.append((t, Event(t["kind"], t["thread_id"], t["event_time"], json.loads(ev.value), None)))
+    scopes = [None] * len(messages)
+    for key, at in threads.items():
+        for i, scope in zip(at, message_scopes(Thread(key, 0, 0, tuple(messages[i][1] for i in at)))):
+            scopes[i] = scope
+    return [(t, scope) for (t, _), scope in zip(messages, scopes)]

@@ -24,30 +24,19 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from loopline.config import DedupConfig
-from loopline.simulator.generate import generate
 from pipelines.decode import Event
-from pipelines.dedup import DedupIndex, DedupThreads, Scope, filter_lines, message_scopes, words
+from pipelines.dedup import DedupIndex, DedupThreads, Scope, filter_lines, words
 from pipelines.records import record_id
 from pipelines.source import KafkaRecord
 from pipelines.windowing import Thread
+from tests.simtruth import simulated_messages
 
 CONFIG = DedupConfig()
 SEED, EVENTS = 7, 20_000
 
 
 def simulated(seed: int = SEED, count: int = EVENTS) -> list[tuple[dict, Scope]]:
-    """(truth, scope) of each message in send order; scopes from each thread's full set of events."""
-    messages, threads = [], collections.defaultdict(list)
-    for ev in generate(seed, count, 1_793_000_000_000):
-        t = ev.truth
-        if t["kind"] in ("chat", "email", "ticket") and not t["malformed"]:
-            threads[t["thread_id"]].append(len(messages))
-            messages.append((t, Event(t["kind"], t["thread_id"], t["event_time"], json.loads(ev.value), None)))
-    scopes = [None] * len(messages)
-    for key, at in threads.items():
-        for i, scope in zip(at, message_scopes(Thread(key, 0, 0, tuple(messages[i][1] for i in at)))):
-            scopes[i] = scope
-    return [(t, scope) for (t, _), scope in zip(messages, scopes)]
+    return simulated_messages(seed, count)
 
 
 def decide(directory, messages, config=CONFIG, scoped=True) -> list[tuple]:
