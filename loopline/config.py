@@ -132,6 +132,8 @@ class DedupConfig(Section):
     threshold: float = Field(0.5, description="Estimated Jaccard similarity at or above which a text is a near duplicate.")
     semantic: bool = Field(False, description="Also compare sentence embeddings (all-MiniLM-L6-v2); slower.")
     semantic_threshold: float = 0.95
+    order_batch_s: float = Field(600, gt=0, description="Threads reach dedup in (window end, key) order, released in batches "
+                                                        "of this much event time: more latency in follow mode, fewer rounds.")
     snapshot_every: int = Field(50_000, ge=1, description="Index entries between compacted snapshots: opening reads the newest "
                                                           "snapshot plus the log after it.")
 

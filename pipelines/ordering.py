@@ -20,6 +20,9 @@ from pipelines.windowing import Thread
 
 
 class _Release(beam.DoFn):
+    def __init__(self, batch_ms: int):
+        self.batch_ms = batch_ms
+
     # Ordered by window end, so each release reads and clears only the ready prefix: a bag would be
     # re-read and rewritten whole at every release (quadratic when a bounded run closes all at once).
     WAITING = OrderedListStateSpec("waiting", PickleCoder())
@@ -30,9 +33,10 @@ class _Release(beam.DoFn):
                 release=beam.DoFn.TimerParam(RELEASE)):
         thread: Thread = kv[1]
         waiting.add((_at(thread.end_ms), thread))
-        if next_end.read() is None or thread.end_ms < next_end.read():
-            next_end.write(thread.end_ms)
-            release.set(_at(thread.end_ms))
+        due = self._due(thread.end_ms)
+        if next_end.read() is None or due < next_end.read():
+            next_end.write(due)
+            release.set(_at(due))
 
     @on_timer(RELEASE)
     def on_release(self, fired=beam.DoFn.TimestampParam, waiting=beam.DoFn.StateParam(WAITING),
@@ -43,9 +47,15 @@ class _Release(beam.DoFn):
         upcoming = next(iter(waiting.read_range(limit, MAX_TIMESTAMP)), None)
         next_end.clear()
         if upcoming is not None:
-            next_end.write(upcoming[1].end_ms)
-            release.set(upcoming[0])
+            due = self._due(upcoming[1].end_ms)
+            next_end.write(due)
+            release.set(_at(due))
         yield from ready
+
+    def _due(self, end_ms: int) -> int:
+        """Release in batches of `batch_ms` event time: one timer round per batch, not per thread
+        (a bounded run closes thousands of windows at once)."""
+        return -(-end_ms // self.batch_ms) * self.batch_ms
 
 
 def _at(ms: int) -> Timestamp:
@@ -53,9 +63,13 @@ def _at(ms: int) -> Timestamp:
 
 
 class InCanonicalOrder(beam.PTransform):
-    """Threads -> the same Threads, released in (window end, key) order."""
+    """Threads -> the same Threads, released in (window end, key) order, a batch of event time at a time."""
+
+    def __init__(self, batch_s: float = 600):
+        super().__init__()
+        self.batch_ms = int(batch_s * 1000)
 
     def expand(self, threads):
         return (threads
                 | "OneKey" >> beam.Map(lambda t: ("order", t))
-                | "Release" >> beam.ParDo(_Release()))
+                | "Release" >> beam.ParDo(_Release(self.batch_ms)))

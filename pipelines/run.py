@@ -10,6 +10,7 @@ state says, re-reading only what was not yet committed.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,8 @@ def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
     result = pipeline.run()
     result.wait_until_finish()
     counters: dict[str, int] = {}
+    # the FnApiRunner merges per-bundle metrics with one nested generator per bundle
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == "loopline":
             counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + (c.committed or 0)
