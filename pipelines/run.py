@@ -131,11 +131,24 @@ def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None) -> list[s
     raise ValueError(f"unknown runner {runner!r} (prism | fnapi)")
 
 
+def _without_state_cache() -> None:
+    """The FnApiRunner's in-process worker weighs every state write with objsize, which walks the
+    globals of every loaded module: ~8 ms a write once spaCy and torch are imported, most of a
+    bounded run. Its state lives in the same process, so the cache saves nothing; the worker has
+    no option for its size, hence the module setting."""
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    worker_handlers.STATE_CACHE_SIZE_MB = 0
+
+
 def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
             curation: beam.PTransform | None = None) -> dict:
     """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
     t0 = time.monotonic()
-    pipeline = beam.Pipeline(options=PipelineOptions(runner_args(cfg, run, runner)))
+    args = runner_args(cfg, run, runner)
+    if "--runner=FnApiRunner" in args:
+        _without_state_cache()
+    pipeline = beam.Pipeline(options=PipelineOptions(args))
     build(pipeline, cfg, run, curation)
     result = pipeline.run()
     result.wait_until_finish()
