@@ -334,14 +334,9 @@ class CuratedStore:
 
     @contextlib.contextmanager
     def _flock(self) -> Iterator[None]:
-        """The mutex orders this instance's threads; flock on a fresh descriptor excludes other instances/processes."""
-        with self._mutex:
-            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # releases the flock
+        """The mutex orders this instance's threads; the file lock excludes other instances/processes."""
+        with self._mutex, file_lock(self.path / ".lock"):
+            yield
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -484,6 +479,18 @@ def _write_avro(path: Path, kind: str, records: list[dict]) -> None:
 
 def _write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True).encode()))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on a fresh descriptor: every open is its own lock, so it excludes other
+    instances in this process as well as other processes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def atomic_write(path: Path, write) -> None:

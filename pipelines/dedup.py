@@ -26,7 +26,6 @@ committed) is never a duplicate of itself, and a replay makes the same decisions
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -46,7 +45,7 @@ from apache_beam.utils.shared import Shared
 from datasketch import MinHash
 
 from loopline.config import DedupConfig
-from loopline.store import atomic_write, fsync_dir
+from loopline.store import atomic_write, file_lock, fsync_dir
 from pipelines.deadletter import DEAD, Guarded
 from pipelines.decode import Event
 from pipelines.records import curated_text, record_id, thread_subjects
@@ -364,12 +363,8 @@ class DedupIndex:
         with self._mutex:
             if self._closed:
                 raise ValueError("DedupIndex is closed")
-            fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            with file_lock(self.dir / ".lock"):
                 yield
-            finally:
-                os.close(fd)  # releases the flock
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
