@@ -12,7 +12,6 @@ Usage: .venv/bin/python bench/pipeline_throughput.py [--events 10000] [--runner 
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
 import time
@@ -25,14 +24,9 @@ from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
 from loopline.config import EVENT_TOPICS, KafkaConfig, LooplineConfig  # noqa: E402
 from loopline.simulator.produce import parse_start, simulate  # noqa: E402
-from loopline.stack.kafka import KafkaBroker  # noqa: E402
+from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
 from pipelines.run import execute, plan  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kafka_read(bootstrap: str, partitions: int) -> int:

@@ -10,7 +10,6 @@ Usage: .venv/bin/python bench/simulate_throughput.py [--events 10000] [--seed 7]
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
 import time
@@ -21,13 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
 from loopline.simulator.generate import SimConfig, generate  # noqa: E402
 from loopline.simulator.produce import parse_start, producer, simulate  # noqa: E402
-from loopline.stack.kafka import KafkaBroker  # noqa: E402
+from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

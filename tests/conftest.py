@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
 from loopline import config as cfg
-from loopline.stack.kafka import KafkaBroker
+from loopline.stack.kafka import KafkaBroker, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kafka_config(partitions: int = 3) -> cfg.KafkaConfig:

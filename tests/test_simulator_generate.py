@@ -189,16 +189,21 @@ def test_pii_spans_are_exact(events, records):
                           "IP_ADDRESS", "STREET_ADDRESS", "ACCOUNT_NUMBER", "ORDER_NUMBER", "HOSTNAME", "API_KEY"}
 
 
-def test_pii_looking_strings_are_all_listed(events, records):
+def _text_fields(events, records):
+    """(event, field name, field text, truth spans in it) for every text field of every valid event."""
     for e in events:
         if e.truth["malformed"] or e.topic == "events.deletion":
             continue
         record = records[e.truth["seq"]]
         for f in TEXT_FIELDS[e.topic]:
-            spans = [p for p in e.truth["pii"] if p["field"] == f]
-            for pattern in PII_PATTERNS:
-                for m in pattern.finditer(record[f] or ""):
-                    assert _covered(spans, m.start(), m.end()), (e.truth["seq"], f, m.group())
+            yield e, f, record[f] or "", [p for p in e.truth["pii"] if p["field"] == f]
+
+
+def test_pii_looking_strings_are_all_listed(events, records):
+    for e, f, text, spans in _text_fields(events, records):
+        for pattern in PII_PATTERNS:
+            for m in pattern.finditer(text):
+                assert _covered(spans, m.start(), m.end()), (e.truth["seq"], f, m.group())
 
 
 def test_a_value_listed_in_a_thread_is_listed_wherever_it_recurs_there(events, records):
@@ -207,15 +212,10 @@ def test_a_value_listed_in_a_thread_is_listed_wherever_it_recurs_there(events, r
     for e in events:
         for p in e.truth["pii"]:
             values[e.truth["thread_id"] or e.truth["seq"]].add(p["value"])
-    for e in events:
-        if e.truth["malformed"] or e.topic == "events.deletion":
-            continue
-        record = records[e.truth["seq"]]
-        for f in TEXT_FIELDS[e.topic]:
-            spans = [p for p in e.truth["pii"] if p["field"] == f]
-            for value in values[e.truth["thread_id"] or e.truth["seq"]]:
-                for i, j in _occurrences(record[f] or "", value):
-                    assert _covered(spans, i, j), (e.truth["seq"], f, value)
+    for e, f, text, spans in _text_fields(events, records):
+        for value in values[e.truth["thread_id"] or e.truth["seq"]]:
+            for i, j in _occurrences(text, value):
+                assert _covered(spans, i, j), (e.truth["seq"], f, value)
 
 
 def _wire_forms(value: str, mojibake: bool) -> set[str]:

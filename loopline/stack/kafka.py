@@ -59,6 +59,13 @@ def ensure_jars(version: str, cache_dir: Path) -> Path:
     return libs
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now: for brokers started by tests and benchmarks."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
