@@ -250,6 +250,12 @@ class KafkaBroker:
         deadline = time.monotonic() + timeout_s
         try:
             md = admin.list_topics(timeout=5).topics
+            while any(t not in md or not md[t].partitions for t in topics):  # metadata lags creation
+                if time.monotonic() > deadline:
+                    missing = [t for t in topics if t not in md]
+                    raise StackError(f"topics {missing} not in broker metadata after {timeout_s:.0f}s")
+                time.sleep(0.2)
+                md = admin.list_topics(timeout=5).topics
             pending = [TopicPartition(t, p) for t in topics for p in md[t].partitions]
             while pending:
                 try:
