@@ -47,8 +47,8 @@ def ensure_prism(config: PrismConfig, cache_dir: Path) -> Path:
 def pipeline_args(config: PrismConfig, cache_dir: Path) -> list[str]:
     """Beam pipeline options that run a pipeline on the locally built Prism."""
     return ["--runner=PrismRunner", f"--prism_location={ensure_prism(config, cache_dir)}", "--environment_type=LOOPBACK",
-            # Prism 2.77 splits slow bundles; splitting a stateful stage's bundle frees keys the primary
-            # still holds (engine/elementmanager.go splitBundle), so a second bundle for the same key runs
-            # at once and one bundle's state clear wipes the other's appends. Our source self-checkpoints
-            # and needs no runner splits.
+            # A precaution: when Prism 2.77 splits a slow stateful bundle, it releases every key of the
+            # residual (engine/elementmanager.go splitBundle) even if the primary still holds that key,
+            # so two bundles of one key could race on its state. Our source self-checkpoints and needs
+            # no runner-initiated splits.
             "--experiments=prism_disable_sdf_split"]
