@@ -68,10 +68,12 @@ def partition_offsets(bootstrap: str, topics: list[str], from_time_ms: int | Non
         consumer.close()
 
 
-def create_dataset(cfg: LooplineConfig, dataset: str, meta: dict, from_time_ms: int | None = None) -> CuratedStore:
-    """A new dataset that starts at the topics' first offsets, or the first at/after `from_time_ms`."""
+def create_dataset(cfg: LooplineConfig, dataset: str, meta: dict, from_time_ms: int | None = None,
+                   offsets: dict[tuple[str, int], tuple[int, int]] | None = None) -> CuratedStore:
+    """A new dataset that starts at the topics' first offsets (`offsets` if the caller has them),
+    or the first at/after `from_time_ms`."""
     store = CuratedStore(cfg.store_root, dataset)
-    offsets = partition_offsets(cfg.kafka.bootstrap, cfg.pipeline.source.topics, from_time_ms)
+    offsets = offsets or partition_offsets(cfg.kafka.bootstrap, cfg.pipeline.source.topics, from_time_ms)
     store.create({**meta, "from_time_ms": from_time_ms,
                   "start_offsets": {f"{t}/{p}": low for (t, p), (low, _) in offsets.items()}})
     return store
@@ -80,9 +82,9 @@ def create_dataset(cfg: LooplineConfig, dataset: str, meta: dict, from_time_ms: 
 def plan(cfg: LooplineConfig, *, dataset: str, follow: bool) -> RunPlan:
     """Slices to read: from where the dataset's durable state says, to today's end (bounded) or on (follow)."""
     store = CuratedStore(cfg.store_root, dataset)
-    if not store.exists():
-        create_dataset(cfg, dataset, {"created_by": "run"})
     offsets = partition_offsets(cfg.kafka.bootstrap, cfg.pipeline.source.topics)
+    if not store.exists():
+        store = create_dataset(cfg, dataset, {"created_by": "run"}, offsets=offsets)
     start_from = store.meta["start_offsets"]
     accounted = store.accounted()
     slices = []
