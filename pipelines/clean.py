@@ -27,9 +27,9 @@ from lxml import etree
 from mailparser_reply.parser import EmailMessage
 
 from loopline.config import CleanConfig
-from pipelines.deadletter import DEAD, Guarded
+from pipelines.deadletter import DEAD
 from pipelines.decode import Event
-from pipelines.windowing import Thread
+from pipelines.windowing import Thread, ThreadStage
 
 KINDS = ("chat", "email", "ticket")
 
@@ -207,7 +207,7 @@ def event_text(event: Event) -> tuple[str, str | None, str | None]:
     raise ValueError(f"{event.kind} events carry no message to clean")
 
 
-class _CleanThread(Guarded):
+class _CleanThread(ThreadStage):
     stage = "clean"
 
     def __init__(self, config: CleanConfig):
@@ -215,9 +215,6 @@ class _CleanThread(Guarded):
 
     def setup(self):
         self.cleaner = Cleaner(self.config)
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
 
     def handle(self, thread: Thread):
         events, counts = [], {}

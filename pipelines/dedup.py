@@ -46,10 +46,10 @@ from datasketch import MinHash
 
 from loopline.config import DedupConfig
 from loopline.store import atomic_write, file_lock, fsync_dir
-from pipelines.deadletter import DEAD, Guarded
+from pipelines.deadletter import DEAD
 from pipelines.decode import Event
 from pipelines.records import curated_text, record_id, thread_subjects
-from pipelines.windowing import Thread
+from pipelines.windowing import Thread, ThreadStage
 
 MESSAGE_KINDS = ("chat", "email", "ticket")
 _EMBED_DIM = 384         # all-MiniLM-L6-v2
@@ -503,7 +503,7 @@ def _decode(payload: bytes, pos: int, num_perm: int, out: dict[str, list]) -> No
 
 # --- pipeline stage --------------------------------------------------------------------------------
 
-class _Dedup(Guarded):
+class _Dedup(ThreadStage):
     stage = "dedup"
 
     def __init__(self, config: DedupConfig, index_dir: str):
@@ -513,9 +513,6 @@ class _Dedup(Guarded):
 
     def setup(self):
         self._index = self._shared.acquire(lambda: DedupIndex(Path(self.index_dir), self.config))
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
 
     def handle(self, thread: Thread):
         events = list(thread.events)

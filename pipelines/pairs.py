@@ -19,9 +19,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from loopline.config import PairsConfig
-from pipelines.deadletter import DEAD, Guarded
+from pipelines.deadletter import DEAD
 from pipelines.decode import Event
-from pipelines.windowing import Thread
+from pipelines.windowing import Thread, ThreadStage
 
 _WORD = re.compile(r"[a-z0-9']+")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
@@ -131,7 +131,7 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(_PLACEHOLDER.sub(" ", text.lower())) if w not in _STOP and len(w) > 2}
 
 
-class _ExtractPairs(Guarded):
+class _ExtractPairs(ThreadStage):
     stage = "pairs"
 
     def __init__(self, config: PairsConfig):
@@ -139,9 +139,6 @@ class _ExtractPairs(Guarded):
 
     def setup(self):
         self._extractor = PairExtractor(self.config)
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
 
     def handle(self, thread: Thread):
         extracted = self._extractor.extract(thread)

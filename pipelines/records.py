@@ -15,9 +15,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from loopline.store import Unit, subject_hash
-from pipelines.deadletter import Guarded
+from pipelines.deadletter import DEAD
 from pipelines.decode import Event
-from pipelines.windowing import Thread
+from pipelines.windowing import Thread, ThreadStage
 
 SUBJECT_FIELDS = {"chat": "sender_id", "email": "from_address", "ticket": "author_id"}
 
@@ -123,15 +123,12 @@ def _feedback_example(event: Event, thread: Thread, version: str) -> dict:
     }
 
 
-class _ToUnit(Guarded):
+class _ToUnit(ThreadStage):
     stage = "records"
 
     def __init__(self, version: str):
         self.version = version
         self.units = Metrics.counter("loopline", "records.units")
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
 
     def handle(self, thread: Thread):
         records: dict[str, list[dict]] = {}
@@ -156,6 +153,4 @@ class ThreadsToRecords(beam.PTransform):
         self.version = version
 
     def expand(self, threads):
-        from pipelines.deadletter import DEAD
-
         return threads | "ToUnit" >> beam.ParDo(_ToUnit(self.version)).with_outputs(DEAD, main="units")

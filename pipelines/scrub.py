@@ -37,10 +37,10 @@ from spacy.attrs import IDX, LOWER
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from loopline.config import ScrubConfig
-from pipelines.deadletter import DEAD, Guarded
+from pipelines.deadletter import DEAD
 from pipelines.decode import Event
 from pipelines.records import message_text
-from pipelines.windowing import Thread
+from pipelines.windowing import Thread, ThreadStage
 
 FEEDBACK_FIELDS = ("prompt", "response", "comment")
 
@@ -597,7 +597,7 @@ def _scrubbed(event: Event, results: list[ScrubResult | None]) -> Event:
     return event._replace(text=results[0].text, pii_counts=pii)
 
 
-class _Scrub(Guarded):
+class _Scrub(ThreadStage):
     """Scrubs the threads of a bundle in batches of about `batch_size` texts (13% more texts/s than
     thread by thread on simulated traffic, ~3.6 messages a thread). Buffered threads go out with their
     own timestamp and window; if a batch fails, its threads are redone one by one through
@@ -616,9 +616,6 @@ class _Scrub(Guarded):
     def start_bundle(self):
         self.pending: list[tuple[Thread, object, object]] = []
         self.pending_texts = 0
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
 
     def handle(self, thread: Thread):
         return self._scrub([thread])

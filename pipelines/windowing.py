@@ -32,6 +32,13 @@ class Thread(NamedTuple):
     pairs: tuple = ()  # set by the pairs stage: ((prompt events, response event, quality, task), ...)
 
 
+class ThreadStage(Guarded):
+    """A guarded stage over whole Threads: if it fails on one, every message of that thread is dead-lettered."""
+
+    def inputs(self, thread: Thread):
+        return [e.source for e in thread.events]
+
+
 class _Admit(Guarded):
     stage = "window"
 
