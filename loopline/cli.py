@@ -38,9 +38,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+class OneLineFormatter(logging.Formatter):
+    """One line per log event, so a service's log greps and ships well: tracebacks shrink to their
+    last line (type and message), multi-line messages to their first."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = (record.getMessage().strip().splitlines() or [""])[0]
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" ({type(record.exc_info[1]).__name__}: {(str(record.exc_info[1]).splitlines() or [''])[0]})"
+        return f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
+
+
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("loopline").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 @app.command()
@@ -159,8 +173,8 @@ def simulate(config_path: Optional[Path] = ConfigOpt,
                   + "; duplicates: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.duplicates.items())) or "none"))
 
 
-def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, follow: bool, runner: Optional[str]) -> dict:
-    """Plan, run with a progress bar, write the run report; returns the report."""
+def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
+    """A bounded run: plan, run with a progress bar, write the run report; returns the report."""
     import threading
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -171,15 +185,15 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, follow: bool, runner: 
 
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
-    run_plan = plan(c, dataset=dataset, follow=follow)
+    run_plan = plan(c, dataset=dataset, follow=False)
     store = CuratedStore(c.store_root, dataset)
     done_before = _accounted_total(store)
     console.print(f"{run_plan.mode} run into dataset [bold]{dataset}[/] ({c.store_root / 'datasets' / dataset}); "
-                  + (f"{run_plan.pending:,} offsets to read" if not follow else "following until stopped"))
+                  + f"{run_plan.pending:,} offsets to read")
     stop = threading.Event()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("offsets stored or dead-lettered"), TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("curate", total=run_plan.pending if not follow else None)
+        task = progress.add_task("curate", total=run_plan.pending)
 
         def watch():
             watcher = CuratedStore(c.store_root, dataset)
@@ -203,6 +217,43 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, follow: bool, runner: 
     return rep
 
 
+def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
+    """Follow as a service until stopped or idle; one log line a minute on progress; returns the report."""
+    import threading
+
+    from loopline.store import CuratedStore
+    from pipelines import report as run_report
+    from pipelines.follow import FollowService
+
+    if not broker_for(c).reachable():
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
+    log = logging.getLogger("loopline.follow")
+    store = CuratedStore(c.store_root, dataset)
+    idle = c.pipeline.source.idle_stop_s
+    log.info("following into dataset %s (%s) until %s", dataset, c.store_root / "datasets" / dataset,
+             f"every partition is idle {idle:.0f} s" if idle else "stopped (SIGTERM or Ctrl-C drains what is in flight)")
+    stop = threading.Event()
+
+    def progress():
+        before = _accounted_total(store)
+        while not stop.wait(60):
+            now = _accounted_total(store)
+            log.info("%s offsets stored or dead-lettered (+%s in the last minute)", f"{now:,}", f"{now - before:,}")
+            before = now
+
+    threading.Thread(target=progress, name="loopline-progress", daemon=True).start()
+    try:
+        outcome = FollowService(c, dataset, runner).run()
+    finally:
+        stop.set()
+    rep = run_report.build(outcome.counters, seconds=outcome.seconds, store_counts=store.counts() if store.exists() else {},
+                           plan={"dataset": dataset, "mode": "follow", "jobs": outcome.jobs, "restarts": outcome.restarts})
+    html_path = run_report.write(rep, c.home / "reports" / f"{dataset}-{rep['created']}")
+    log.info("follow run ended after %.0f s (%d job(s), %d restart(s)); store: %s; report: %s", outcome.seconds,
+             outcome.jobs, outcome.restarts, rep["store_totals"], html_path)
+    return rep
+
+
 def _accounted_total(store) -> int:
     return sum(b - a + 1 for ranges in store.accounted().values() for a, b in ranges) if store.exists() else 0
 
@@ -213,14 +264,23 @@ def run(config_path: Optional[Path] = ConfigOpt,
         follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
         idle_stop: Optional[float] = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
         dataset: Optional[str] = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
-        runner: Optional[str] = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow).")) -> None:
-    """Curate Kafka traffic into the curated store (decode, dead-letter, window, write)."""
+        runner: Optional[str] = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow)."),
+        metrics_port: Optional[int] = typer.Option(None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port).")) -> None:
+    """Curate Kafka traffic into the curated store (decode, dead-letter, window, write).
+
+    --follow runs as a service: it restarts the job if the runner dies, and SIGTERM / Ctrl-C stop it
+    after what is in flight has committed."""
     c = _load(config_path)
     if until_now == follow:
         _fail("choose one of --until-now or --follow")
     if idle_stop is not None:
         c.pipeline.source.idle_stop_s = idle_stop
-    _run_pipeline(c, dataset=dataset or c.pipeline.store.dataset, follow=follow, runner=runner)
+    if metrics_port is not None:
+        c.pipeline.follow.metrics_port = metrics_port
+    if follow:
+        _follow(c, dataset=dataset or c.pipeline.store.dataset, runner=runner)
+    else:
+        _run_pipeline(c, dataset=dataset or c.pipeline.store.dataset, runner=runner)
 
 
 @app.command()
@@ -248,7 +308,7 @@ def replay(config_path: Optional[Path] = ConfigOpt,
                             from_time_ms=parse_start(from_time) if from_time else None)
     for subject in (live.forgotten() if live.exists() else ()):
         target.forget(subject)  # what was forgotten stays forgotten in every rebuilt version
-    _run_pipeline(c, dataset=dataset_version, follow=False, runner=runner)
+    _run_pipeline(c, dataset=dataset_version, runner=runner)
 
 
 datasets_app = typer.Typer(help="Curated datasets (versions) in the store.", no_args_is_help=True)
@@ -321,7 +381,7 @@ def demo(config_path: Optional[Path] = ConfigOpt,
     stack_check(config_path)
     simulate(config_path, rate, duration, seed, None, None)
     console.rule("curate (bounded run up to now)")
-    _run_pipeline(c, dataset=c.pipeline.store.dataset, follow=False, runner=None)
+    _run_pipeline(c, dataset=c.pipeline.store.dataset, runner=None)
     console.rule("summary")
     _print_status(c, broker_for(c))
     datasets_list(config_path, False)

@@ -72,7 +72,16 @@ class WindowConfig(Section):
     """Event-time windows per conversation / thread / ticket (pipelines/windowing.py)."""
     session_gap_s: float = Field(2400, gt=0, description="A thread's window closes after this much event time without a message.")
     allowed_lateness_s: float = Field(600, ge=0, description="Events arriving (Kafka timestamp) more than this after their event time go to the dead-letter topic as too_late.")
-    timestamp_skew_s: float = Field(60, ge=0, description="Tolerated backwards jitter of Kafka timestamps within a partition.")
+    timestamp_skew_s: float = Field(60, ge=0, description="How far Kafka timestamps may go backwards within a partition (several "
+                                                          "producers, skewed clocks) and still never be behind the watermark.")
+    session_gap_by_kind_s: dict[str, float] = Field(default_factory=dict,
+                                                    description="Per source kind (chat, email, ticket) gap overriding session_gap_s.")
+    end_markers: bool = Field(True, description="Close a thread as soon as the watermark passes an explicit end (a ticket's "
+                                                "resolved/closed event, a chat message with ends_conversation) instead of "
+                                                "waiting out the gap.")
+
+    def gap_ms(self, kind: str) -> int:
+        return int(self.session_gap_by_kind_s.get(kind, self.session_gap_s) * 1000)
 
 
 class CleanConfig(Section):
@@ -172,6 +181,19 @@ class StoreConfig(Section):
     dataset: str = "live"
 
 
+class FollowConfig(Section):
+    """Follow mode as a service (pipelines/follow.py): restarts, shutdown, metrics."""
+    job_server_timeout_s: float = Field(300, gt=0, description="Deadline of each job-service call (prepare, submit). The job's state "
+                                                               "and message streams carry none: a follow job runs until stopped.")
+    restart_backoff_s: float = Field(1, gt=0, description="First wait before restarting a failed job; doubles per failure in a row.")
+    max_backoff_s: float = Field(60, gt=0, description="Longest wait between restarts.")
+    healthy_after_s: float = Field(300, gt=0, description="A job that ran this long resets the back-off.")
+    drain_timeout_s: float = Field(120, gt=0, description="On SIGTERM/Ctrl-C: stop reading, let what is in flight commit, for at "
+                                                          "most this long; then cancel (nothing is lost: uncommitted offsets are re-read).")
+    metrics_host: str = Field("127.0.0.1", description="Where /metrics (Prometheus) and /healthz listen.")
+    metrics_port: int | None = Field(9108, description="Port of /metrics and /healthz during follow runs; null turns them off, 0 picks a free one.")
+
+
 class PipelineConfig(Section):
     version: str = "0.1.0"
     source: SourceConfig = Field(default_factory=SourceConfig)
@@ -182,6 +204,7 @@ class PipelineConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    follow: FollowConfig = Field(default_factory=FollowConfig)
 
 
 class LooplineConfig(Section):

@@ -58,8 +58,16 @@ def validate(name: str, record: dict[str, Any]) -> None:
     schema = parsed(name)
     unknown = _unknown_fields(schema, record, name)
     if unknown:
-        raise ValidationError(f"fields not in schema {name}: {', '.join(unknown)}")
+        raise UnknownFields(name, unknown)
     _validate(record, schema, raise_errors=True, strict=True)
+
+
+class UnknownFields(ValidationError):
+    """Fields the schema does not define; `fields` are their paths (names, never values)."""
+
+    def __init__(self, name: str, fields: list[str]):
+        super().__init__(f"fields not in schema {name}: {', '.join(fields)}")
+        self.fields = fields
 
 
 def is_valid(name: str, record: dict[str, Any]) -> bool:

@@ -58,6 +58,7 @@ class Unit:
 
     records: dict[str, list[dict]]
     offsets: tuple[Offset, ...]
+    arrivals_ms: tuple[int, ...] = ()  # Kafka timestamps of its inputs: for end-to-end latency, not stored
 
 
 @dataclass

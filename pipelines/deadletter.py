@@ -9,8 +9,11 @@ re-reads nor loses them. Details never carry payload text: raw bytes stay in `ra
 
 from __future__ import annotations
 
+import functools
 import io
 import time
+import traceback
+from pathlib import Path
 from typing import Iterable
 
 import apache_beam as beam
@@ -18,6 +21,7 @@ import fastavro
 from apache_beam.metrics import Metrics
 
 from loopline import schemas
+from loopline.metrics import DEAD_LETTERS, STAGE_IN, STAGE_OUT
 from pipelines.progress import ProgressCommitter
 from pipelines.source import KafkaRecord
 
@@ -30,11 +34,33 @@ def dead_letter(rec: KafkaRecord, stage: str, reason: str, detail: str | None = 
 
 
 def safe_detail(error: Exception) -> str:
-    """What was wrong, without the offending value (which may be PII): fastavro errors quote values."""
+    """What went wrong, never a value from the payload (which may be PII or a secret): the exception
+    type and where it was raised, or the schema field at fault. Exception messages are withheld
+    because code anywhere (ours, spaCy's, fastavro's) may quote the text it choked on."""
     errors = getattr(error, "errors", None)
-    if not errors or not hasattr(errors[0], "field"):
-        return str(error)[:500]
-    return "; ".join(_describe(e.field, e.schema, e.datum) for e in errors)[:500]
+    if errors and hasattr(errors[0], "field"):  # fastavro validation: describe fields, not their values
+        return "; ".join(_describe(e.field, e.schema, e.datum) for e in errors)[:500]
+    if isinstance(error, schemas.UnknownFields):
+        return f"fields not in the schema: {', '.join(error.fields)}"[:500]
+    if isinstance(error, KeyError) and error.args and error.args[0] in _schema_fields():
+        return f"{type(error).__name__}: {error.args[0]!r}"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(error).__name__}{where} (message withheld: it may quote the payload)"
+
+
+@functools.cache
+def _schema_fields() -> frozenset[str]:
+    """Every field name the schemas define: safe to name in a detail, unlike a value."""
+    def walk(schema) -> set[str]:
+        if isinstance(schema, dict):
+            own = {f["name"] for f in schema.get("fields", ())}
+            return own.union(*(walk(v) for v in schema.values()))
+        if isinstance(schema, list):
+            return set().union(*(walk(v) for v in schema))
+        return set()
+
+    return frozenset().union(*(walk(schemas.raw(name)) for name in schemas.names()))
 
 
 def _describe(field: str, schema, datum) -> str:
@@ -62,14 +88,17 @@ class Guarded(beam.DoFn):
         raise NotImplementedError
 
     def process(self, element, *args, **kwargs):
+        inputs = self.inputs(element)
+        STAGE_IN.labels(self.stage).inc(len(inputs))
         try:
             # all or nothing: a half-emitted element plus its dead letter would count its inputs twice
             outputs = list(self.handle(element, *args, **kwargs))
         except Exception as e:  # noqa: BLE001 - one bad element must not stop the stream
             Metrics.counter("loopline", f"{self.stage}.errors").inc()
-            detail = f"{type(e).__name__}: {safe_detail(e)}"
-            outputs = [beam.pvalue.TaggedOutput(DEAD, dead_letter(rec, self.stage, "stage_error", detail))
-                       for rec in self.inputs(element)]
+            outputs = [beam.pvalue.TaggedOutput(DEAD, dead_letter(rec, self.stage, "stage_error", safe_detail(e)))
+                       for rec in inputs]
+        STAGE_OUT.labels(self.stage).inc(len(inputs) - sum(isinstance(o, beam.pvalue.TaggedOutput) and o.tag == DEAD
+                                                           for o in outputs))
         yield from outputs
 
 
@@ -126,6 +155,8 @@ class _Publish(beam.DoFn):
                                f"records: {self._errors[:3]}")
         self._store.commit([], dead_letters=[(d["topic"], d["partition"], d["offset"], d["reason"]) for d in self._batch])
         self._progress.commit(self._store)
+        for d in self._batch:
+            DEAD_LETTERS.labels(d["reason"]).inc()
 
 
 class PublishDeadLetters(beam.PTransform):

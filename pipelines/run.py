@@ -17,6 +17,7 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
 from confluent_kafka import Consumer, TopicPartition
 
 from loopline.config import DEADLETTER_TOPIC, LooplineConfig
@@ -36,6 +37,7 @@ class RunPlan:
     mode: str                      # bounded | follow
     slices: list[PartitionSlice]
     meta: dict = field(default_factory=dict)
+    stop_file: str | None = None   # follow: the source finishes once this file exists (pipelines/follow.py)
 
     @property
     def pending(self) -> int:
@@ -101,7 +103,8 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PT
     """The data path, top-down. `curation` maps Threads to Threads between windowing and records;
     None means the full curation (clean, scrub, dedup, pairs). Benchmarks pass an identity."""
     pc, root = cfg.pipeline, str(cfg.store_root)
-    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset)
+    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset,
+                                           run.stop_file)
     decoded = records | "Decode" >> DecodeEvents(pc.decode)
     deletions, messages = decoded.events | "SplitDeletions" >> beam.Partition(
         lambda e, _: 0 if e.kind == "deletion" else 1, 2)
@@ -125,7 +128,10 @@ def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None) -> list[s
 
     runner = runner or ("prism" if run.mode == "follow" else "fnapi")
     if runner == "prism":
-        return [*pipeline_args(cfg.prism, cfg.cache_dir), *(["--streaming"] if run.mode == "follow" else [])]
+        return [*pipeline_args(cfg.prism, cfg.cache_dir), f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
+                # a Prism of its own per job: a restarted job must not reuse a runner that died under the last one
+                "--experiments=disable_prism_server_singleton",
+                *(["--streaming"] if run.mode == "follow" else [])]
     if runner == "fnapi":
         if run.mode == "follow":
             raise ValueError("follow mode needs a streaming runner (prism): the FnApiRunner emits windows only when the source ends")
@@ -143,21 +149,35 @@ def _without_state_cache() -> None:
     worker_handlers.STATE_CACHE_SIZE_MB = 0
 
 
-def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
-            curation: beam.PTransform | None = None) -> dict:
-    """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
-    t0 = time.monotonic()
+def start(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
+          curation: beam.PTransform | None = None) -> PipelineResult:
+    """Submit the pipeline and return at once with its result handle (the job runs on)."""
+    from pipelines.runners import PrismRunner
+
     args = runner_args(cfg, run, runner)
     if "--runner=FnApiRunner" in args:
         _without_state_cache()
-    pipeline = beam.Pipeline(options=PipelineOptions(args))
+    pipeline = beam.Pipeline(runner=PrismRunner() if "--runner=PrismRunner" in args else None,
+                             options=PipelineOptions(args))
     build(pipeline, cfg, run, curation)
-    result = pipeline.run()
-    result.wait_until_finish()
+    return pipeline.run()
+
+
+def loopline_counters(result: PipelineResult) -> dict[str, int]:
+    """Beam's counters in namespace loopline, summed over steps."""
     counters: dict[str, int] = {}
     # the FnApiRunner merges per-bundle metrics with one nested generator per bundle
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == "loopline":
             counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + (c.committed or 0)
-    return {"counters": counters, "seconds": time.monotonic() - t0}
+    return counters
+
+
+def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
+            curation: beam.PTransform | None = None) -> dict:
+    """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
+    t0 = time.monotonic()
+    result = start(cfg, run, runner, curation)
+    result.wait_until_finish()
+    return {"counters": loopline_counters(result), "seconds": time.monotonic() - t0}

@@ -5,15 +5,24 @@ and not runnable on the local runners), so this reader uses confluent-kafka dire
 no process-local state that must survive: the position is the SDF restriction and the
 watermark lives in the watermark estimator, so runners can checkpoint and move it.
 
-Watermark: Kafka timestamps are the events' arrival times. An event is admitted downstream only
-if it arrived at most `allowed_lateness` after its event time (windowing checks), so holding each
-partition's watermark at (earliest arrival in the latest batch) - allowed_lateness - skew means no
-admitted event is ever behind the watermark: Beam never drops late data silently. A record whose Kafka timestamp went
-backwards by more than the skew is flagged so it can be dead-lettered rather than dropped.
+Admission is a pure function of the event (pipelines/windowing.py): admitted iff it reached Kafka
+(its Kafka timestamp) at most `allowed_lateness` after its event time. The watermark never passes an
+admitted event: each partition's is held at (earliest Kafka timestamp of the latest batch) -
+allowed_lateness - skew. Kafka timestamps are not monotonic within a partition (several producers,
+skewed clocks, relayed times); as long as a record's timestamp is at most `timestamp_skew_s` behind
+the latest before it, its event time cannot be behind the watermark, whatever the batch
+boundaries. A record further behind is still processed, never dropped: its thread may already have
+closed, so it opens a new session of that thread, which reads the earlier part back like any
+resumed thread (pipelines/history.py). In follow mode a caught-up, idle partition holds its
+watermark at the wall clock minus the same hold, so quiet partitions don't stall the others.
+
+Follow runs end cleanly when a stop file appears (pipelines/follow.py writes it on SIGTERM): every
+partition finishes, the watermark reaches the end, and the windows in flight close and commit.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import NamedTuple
@@ -27,6 +36,7 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from loopline.config import SourceConfig, WindowConfig
+from loopline.metrics import CONSUMER_LAG
 
 FOLLOW = sys.maxsize  # stop offset of an unbounded slice
 
@@ -47,7 +57,6 @@ class KafkaRecord(NamedTuple):
     timestamp_ms: int
     key: bytes | None
     value: bytes
-    behind_watermark: bool = False
 
 
 class _SliceRestrictions(RestrictionProvider):
@@ -75,7 +84,6 @@ class _ReadSlice(beam.DoFn):
         self.bootstrap = bootstrap
         self.source = source
         self.hold_ms = int((window.allowed_lateness_s + window.timestamp_skew_s) * 1000)
-        self.skew_ms = int(window.timestamp_skew_s * 1000)
         self.read = Metrics.counter("loopline", "source.read")
         self.skipped = Metrics.counter("loopline", "source.already_stored")
 
@@ -105,6 +113,15 @@ class _ReadSlice(beam.DoFn):
         for r in records:
             yield window.TimestampedValue(r, Timestamp.of((r.timestamp_ms - self.hold_ms) / 1000))
 
+    @staticmethod
+    def _report_lag(consumer, part: PartitionSlice, position: int) -> None:
+        """Messages after `position`, from the high watermark the last fetch brought (no broker call)."""
+        from confluent_kafka import TopicPartition
+
+        high = consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)[1]
+        if high >= 0:
+            CONSUMER_LAG.labels(part.topic, str(part.partition)).set(max(0, high - position))
+
     def _read_batch(self, part: PartitionSlice, tracker, watermark, position: int) -> tuple[list[KafkaRecord], int, bool]:
         """Claim and return one batch of records from `position`; also the next position, and
         whether a claim was refused (the restriction ended: the runner split or checkpointed it)."""
@@ -125,12 +142,11 @@ class _ReadSlice(beam.DoFn):
                 self.skipped.inc()
                 continue
             ts = msg.timestamp()[1]
-            current = watermark.current_watermark()
-            behind = current is not None and Timestamp.of((ts - self.hold_ms) / 1000) < current
-            records.append(KafkaRecord(part.topic, part.partition, msg.offset(), ts, msg.key(), msg.value(), behind))
+            records.append(KafkaRecord(part.topic, part.partition, msg.offset(), ts, msg.key(), msg.value()))
             min_ts = ts if min_ts is None else min(min_ts, ts)
         self._consumers[(part.topic, part.partition)] = (consumer, position)
         self.read.inc(len(records))
+        self._report_lag(consumer, part, position)
         if min_ts is not None:
             # No further than the earliest record of this batch: a runner that lets the watermark pass
             # records still in flight (Prism does) must not see any of this batch as late.
@@ -163,6 +179,10 @@ class _ReadBounded(_ReadSlice):
 
 
 class _ReadFollow(_ReadSlice):
+    def __init__(self, bootstrap: str, source: SourceConfig, window: WindowConfig, stop_file: str | None):
+        super().__init__(bootstrap, source, window)
+        self.stop_file = stop_file
+
     def setup(self):
         super().setup()
         self._last_data = {}  # partition -> when it last had data; only decides when an idle-stop run ends
@@ -172,6 +192,9 @@ class _ReadFollow(_ReadSlice):
                 watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
         key = (part.topic, part.partition)
         position = tracker.current_restriction().start
+        if self.stop_file and os.path.exists(self.stop_file):
+            tracker.try_claim(FOLLOW - 1)  # stop requested: finish this partition; unread offsets stay unaccounted
+            return
         records, next_position, refused = self._read_batch(part, tracker, watermark, position)
         yield from self._stamped(records)
         if refused:
@@ -182,7 +205,25 @@ class _ReadFollow(_ReadSlice):
         elif self._idle_too_long(key):
             tracker.try_claim(FOLLOW - 1)  # finish this partition
         else:
+            self._advance_while_idle(part, position, watermark)
             tracker.defer_remainder(Duration(self.source.poll_timeout_s))
+
+    def _advance_while_idle(self, part: PartitionSlice, position: int, watermark) -> None:
+        """A caught-up partition holds its watermark at the wall clock - hold, not at its last record:
+        what it receives next carries a Kafka timestamp of about now (within the skew), and a quiet
+        partition must not keep every other partition's windows (an ended ticket, say) from closing."""
+        from confluent_kafka import TopicPartition
+
+        consumer, _ = self._consumers[(part.topic, part.partition)]
+        tp = TopicPartition(part.topic, part.partition)
+        high = consumer.get_watermark_offsets(tp, cached=True)[1]
+        if high < 0:  # nothing fetched yet (an empty partition): ask the broker
+            high = consumer.get_watermark_offsets(tp, timeout=5)[1]
+        if high > position:
+            return  # not caught up
+        candidate = Timestamp.of((time.time() * 1000 - self.hold_ms) / 1000)
+        if watermark.current_watermark() is None or candidate > watermark.current_watermark():
+            watermark.set_watermark(candidate)
 
     def _idle_too_long(self, key) -> bool:
         if self.source.idle_stop_s is None:
@@ -205,18 +246,20 @@ class ReadKafka(beam.PTransform):
     """
 
     def __init__(self, bootstrap: str, slices: list[PartitionSlice], source: SourceConfig, window: WindowConfig,
-                 dataset: str):
+                 dataset: str, stop_file: str | None = None):
         super().__init__()
         self.bootstrap, self.slices, self.source, self.window, self.dataset = bootstrap, slices, source, window, dataset
+        self.stop_file = stop_file
 
     def expand(self, pbegin):
         follow = any(s.stop == FOLLOW for s in self.slices)
         if self.source.implementation == "beam-java":
             return pbegin | "ReadFromKafka" >> self._java(follow)
-        reader = _ReadFollow if follow else _ReadBounded
+        reader = (_ReadFollow(self.bootstrap, self.source, self.window, self.stop_file) if follow
+                  else _ReadBounded(self.bootstrap, self.source, self.window))
         return (pbegin
                 | "Partitions" >> beam.Create(self.slices)
-                | "Read" >> beam.ParDo(reader(self.bootstrap, self.source, self.window)))
+                | "Read" >> beam.ParDo(reader))
 
     def _java(self, follow: bool) -> beam.PTransform:
         from apache_beam.io.kafka import ReadFromKafka

@@ -5,7 +5,8 @@ WINDOW = {"key": "T-1001", "start": 1_793_000_000_000, "end": 1_793_000_600_000}
 
 SAMPLES = {
     "ChatEvent": {"conversation_id": "c-1", "message_id": "m-1", "sender_role": "customer", "sender_id": "cust-0001",
-                  "text": "Hi, my order hasn't arrived", "event_time": 1_793_000_000_000, "channel": "web", "tenant": "acme"},
+                  "text": "Hi, my order hasn't arrived", "event_time": 1_793_000_000_000, "channel": "web", "tenant": "acme",
+                  "ends_conversation": None},
     "EmailEvent": {"message_id": "<a@mail>", "thread_id": "th-1", "in_reply_to": None, "from_address": "a@example.com",
                    "to_addresses": ["support@acme.example"], "subject": "Invoice", "body_text": None,
                    "body_html": "<p>Hello</p>", "event_time": 1_793_000_000_000, "tenant": "acme"},

@@ -13,7 +13,7 @@ from loopline.simulator.generate import generate
 from pipelines.dedup import Scope, message_scopes
 from pipelines.decode import KINDS, Event
 from pipelines.source import KafkaRecord
-from pipelines.windowing import Thread, split_sessions
+from pipelines.windowing import Thread, session_end, split_sessions
 
 START_MS = 1_793_600_000_000
 
@@ -33,7 +33,7 @@ def simulated_threads(seed: int, count: int, gap_s: float = 2400) -> tuple[list[
     threads = []
     for key, events in by_thread.items():
         for session in split_sessions(events, int(gap_s * 1000)):
-            end = session[-1].event_time_ms + int(gap_s * 1000)
+            end = session_end(session, int(gap_s * 1000))
             threads.append(Thread(key, session[0].event_time_ms, end, tuple(session)))
     return threads, truth
 

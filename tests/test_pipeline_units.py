@@ -10,10 +10,14 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from loopline.config import SourceConfig, WindowConfig
-from pipelines.deadletter import DEAD, Guarded
+from pipelines import deadletter
+from pipelines.deadletter import DEAD, Guarded, safe_detail
 from pipelines.decode import Event
 from pipelines.source import KafkaRecord, PartitionSlice, ReadKafka, from_java_record
 from pipelines.windowing import split_sessions
+
+
+SECRET = "4111 1111 1111 1111"
 
 
 def _event(offset: int, t_ms: int) -> Event:
@@ -29,7 +33,7 @@ class _Fragile(Guarded):
     def handle(self, rec):
         yield rec.offset
         if rec.offset == 2:
-            raise ValueError("card 4111 1111 1111 1111 looked odd")  # partial output must not escape
+            raise ValueError(f"card {SECRET} looked odd")  # partial output must not escape
 
 
 def test_a_stage_that_raises_dead_letters_that_element_and_goes_on(tmp_path):
@@ -39,10 +43,25 @@ def test_a_stage_that_raises_dead_letters_that_element_and_goes_on(tmp_path):
         out.ok | "OkList" >> beam.combiners.ToList() | "OkW" >> beam.Map(
             lambda xs: (tmp_path / "ok.json").write_text(json.dumps(sorted(xs))))
         out[DEAD] | "DlList" >> beam.combiners.ToList() | "DlW" >> beam.Map(
-            lambda xs: (tmp_path / "dead.json").write_text(json.dumps([[d["offset"], d["stage"], d["reason"], d["detail"]] for d in xs])))
+            lambda xs: (tmp_path / "dead.bin").write_bytes(b"".join(deadletter.encode(d) for d in xs)))
     assert json.loads((tmp_path / "ok.json").read_text()) == [0, 1, 3]
-    [[offset, stage, reason, detail]] = json.loads((tmp_path / "dead.json").read_text())
-    assert (offset, stage, reason) == (2, "fragile", "stage_error") and detail.startswith("ValueError")
+    published = (tmp_path / "dead.bin").read_bytes()  # the bytes PublishDeadLetters sends to the topic
+    letter = deadletter.decode(published)
+    assert (letter["offset"], letter["stage"], letter["reason"]) == (2, "fragile", "stage_error")
+    assert letter["detail"].startswith("ValueError at test_pipeline_units.py:") and "in handle" in letter["detail"]
+    for form in (SECRET, SECRET.replace(" ", ""), "looked odd"):
+        assert form.encode() not in published, "the exception message reached the dead-letter topic"
+
+
+def test_a_key_error_names_a_schema_field_but_never_a_value():
+    def fail(key):
+        try:
+            {}[key]
+        except KeyError as e:
+            return safe_detail(e)
+
+    assert fail("sender_role") == "KeyError: 'sender_role'"
+    assert SECRET not in fail(SECRET) and fail(SECRET).startswith("KeyError at ")
 
 
 def test_sessions_split_where_event_time_jumps_by_the_gap():
@@ -54,7 +73,7 @@ def test_sessions_split_where_event_time_jumps_by_the_gap():
 def test_java_kafka_rows_map_to_kafka_records():
     Row = collections.namedtuple("Row", "topic partition offset timestamp key value headers")
     rec = from_java_record(Row("events.chat", 2, 41, 1_793_000_000_000, b"c-1", b"{}", []))
-    assert rec == KafkaRecord("events.chat", 2, 41, 1_793_000_000_000, b"c-1", b"{}", False)
+    assert rec == KafkaRecord("events.chat", 2, 41, 1_793_000_000_000, b"c-1", b"{}")
 
 
 def test_java_source_refuses_bounded_runs():

@@ -1,0 +1,160 @@
+"""Follow mode as a service: the unbounded job runs until stopped, and is restarted when it dies.
+
+Everything a restart needs is in the store's manifest (which offsets are durable), so a restart is
+a new job planned from it exactly like the first one: Beam state of the dead job is gone and its
+uncommitted offsets are simply read again. Restarts back off exponentially while failures follow
+each other; a job that stayed up `follow.healthy_after_s` resets the back-off.
+
+Stopping (SIGTERM, Ctrl-C): the supervisor writes the run's stop file, each partition reader
+finishes, the watermark reaches the end, the open windows close and commit, and the job ends
+DONE. If that takes longer than `follow.drain_timeout_s`, or on a second signal, the job is
+cancelled; still nothing is lost, the next run re-reads what was not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apache_beam as beam
+
+from loopline import metrics
+from loopline.config import LooplineConfig
+from pipelines.run import loopline_counters, plan, start
+
+log = logging.getLogger("loopline.follow")
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one log line: its type and first line (gRPC errors carry pages of debug text)."""
+    details = getattr(error, "details", None)
+    text = details() if callable(details) else str(error)
+    return f"{type(error).__name__}: {(text.strip().splitlines() or [''])[0][:300]}"
+
+
+@dataclass
+class FollowOutcome:
+    jobs: int = 0
+    restarts: int = 0
+    counters: dict[str, int] = field(default_factory=dict)  # summed over the jobs that reported them
+    seconds: float = 0.0
+
+
+class FollowService:
+    """Runs `loopline run --follow`: plan from the store, run, restart on failure, drain on stop."""
+
+    def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None,
+                 curation: beam.PTransform | None = None):
+        self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner, curation
+        self.config = cfg.pipeline.follow
+        self.stop_file = Path(cfg.home) / "run" / f"follow-{dataset}.stop"
+        self.metrics_port: int | None = None
+        self._stop = threading.Event()
+        self._signals = 0
+        self._running = False
+
+    def run(self) -> FollowOutcome:
+        t0 = time.monotonic()
+        outcome = FollowOutcome()
+        self.stop_file.parent.mkdir(parents=True, exist_ok=True)
+        self.stop_file.unlink(missing_ok=True)
+        threading.excepthook = _one_line_thread_errors
+        if self.config.metrics_port is not None:
+            server, self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port,
+                                                      lambda: self._running)
+            log.info("metrics at http://%s:%d/metrics, health at /healthz", self.config.metrics_host, self.metrics_port)
+        failures = 0
+        try:
+            while True:
+                started = time.monotonic()
+                outcome.jobs += 1
+                error = self._run_job(outcome)
+                if error is None or self._stop.is_set():
+                    break
+                failures = 1 if time.monotonic() - started >= self.config.healthy_after_s else failures + 1
+                delay = min(self.config.max_backoff_s, self.config.restart_backoff_s * 2 ** (failures - 1))
+                log.warning("follow job failed (%s); restarting in %.0f s from the store's durable offsets",
+                            one_line(error), delay)
+                metrics.JOB_RESTARTS.inc()
+                outcome.restarts += 1
+                if self._stop.wait(delay):
+                    break
+        finally:
+            if self.config.metrics_port is not None:
+                server.shutdown()
+            self.stop_file.unlink(missing_ok=True)
+        outcome.seconds = time.monotonic() - t0
+        return outcome
+
+    def _run_job(self, outcome: FollowOutcome) -> BaseException | None:
+        """One job from submission to its end; returns what made it fail, None when it finished."""
+        run_plan = plan(self.cfg, dataset=self.dataset, follow=True)
+        run_plan.stop_file = str(self.stop_file)
+        try:
+            result = start(self.cfg, run_plan, self.runner, self.curation)
+        except Exception as e:  # noqa: BLE001 - a runner that can't start is retried like one that died
+            return e
+        self._handle_signals()  # after start: Beam's job server installs a SIGINT handler that kills the runner
+        log.info("follow job running into dataset %s", self.dataset)
+        self._running = True
+        metrics.JOB_UP.set(1)
+        finished, failure = threading.Event(), []
+
+        def wait():
+            try:
+                result.wait_until_finish()
+            except Exception as e:  # noqa: BLE001 - reported to the supervisor, which decides
+                failure.append(e)
+            finally:
+                finished.set()
+
+        threading.Thread(target=wait, name="loopline-follow-wait", daemon=True).start()
+        drain_until = None
+        while not finished.wait(0.5):
+            if self._stop.is_set() and drain_until is None:
+                drain_until = time.monotonic() + self.config.drain_timeout_s
+            if drain_until is not None and (time.monotonic() > drain_until or self._signals > 1):
+                log.warning("stop: cancelling the job before its windows drained; uncommitted offsets will be re-read")
+                try:
+                    result.cancel()
+                except Exception as e:  # noqa: BLE001 - the runner may already be gone
+                    log.warning("cancel failed (%s)", one_line(e))
+                finished.wait(30)
+                break
+        self._running = False
+        metrics.JOB_UP.set(0)
+        try:
+            for name, n in loopline_counters(result).items():
+                outcome.counters[name] = outcome.counters.get(name, 0) + n
+        except Exception:  # noqa: BLE001 - a dead runner has no metrics to give; the store has the truth
+            pass
+        return failure[0] if failure and not self._stop.is_set() else None
+
+    def _handle_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame) -> None:
+        self._signals += 1
+        if not self._stop.is_set():
+            log.info("%s: stop reading, let what is in flight commit (at most %.0f s; signal again to cancel)",
+                     signal.Signals(signum).name, self.config.drain_timeout_s)
+        self._stop.set()
+        self.stop_file.touch()
+
+    def stop(self) -> None:
+        """Ask for a drain, as SIGTERM would (for callers in other threads)."""
+        self._on_signal(signal.SIGTERM, None)
+
+
+def _one_line_thread_errors(args) -> None:
+    """When the runner dies, Beam's client and worker threads (job streams, data and state channels)
+    end with gRPC errors; the supervisor reports and recovers from that, so each is one log line,
+    not a traceback per thread."""
+    if issubclass(args.exc_type, SystemExit):
+        return
+    log.warning("thread %s ended: %s", args.thread.name if args.thread else "?", one_line(args.exc_value))
