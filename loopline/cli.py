@@ -244,6 +244,8 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> di
     threading.Thread(target=progress, name="loopline-progress", daemon=True).start()
     try:
         outcome = FollowService(c, dataset, runner).run()
+    except ValueError as e:
+        _fail(str(e))
     finally:
         stop.set()
     rep = run_report.build(outcome.counters, seconds=outcome.seconds, store_counts=store.counts() if store.exists() else {},

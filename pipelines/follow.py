@@ -5,6 +5,9 @@ a new job planned from it exactly like the first one: Beam state of the dead job
 uncommitted offsets are simply read again. Restarts back off exponentially while failures follow
 each other; a job that stayed up `follow.healthy_after_s` resets the back-off.
 
+Each job gets a Prism of its own (loopline.stack.PrismServer), started in a session of its own so
+that a signal to the process group reaches only the supervisor, which decides how to stop.
+
 Stopping (SIGTERM, Ctrl-C): the supervisor writes the run's stop file, each partition reader
 finishes, the watermark reaches the end, the open windows close and commit, and the job ends
 DONE. If that takes longer than `follow.drain_timeout_s`, or on a second signal, the job is
@@ -24,6 +27,7 @@ import apache_beam as beam
 
 from loopline import metrics
 from loopline.config import LooplineConfig
+from loopline.stack.prism import PrismServer
 from pipelines.run import loopline_counters, plan, start
 
 log = logging.getLogger("loopline.follow")
@@ -49,6 +53,8 @@ class FollowService:
 
     def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None,
                  curation: beam.PTransform | None = None):
+        if runner not in (None, "prism"):
+            raise ValueError(f"follow mode runs on prism, not {runner!r}: the FnApiRunner emits windows only when the source ends")
         self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner, curation
         self.config = cfg.pipeline.follow
         self.stop_file = Path(cfg.home) / "run" / f"follow-{dataset}.stop"
@@ -63,6 +69,9 @@ class FollowService:
         self.stop_file.parent.mkdir(parents=True, exist_ok=True)
         self.stop_file.unlink(missing_ok=True)
         threading.excepthook = _one_line_thread_errors
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
         if self.config.metrics_port is not None:
             server, self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port,
                                                       lambda: self._running)
@@ -94,12 +103,20 @@ class FollowService:
         """One job from submission to its end; returns what made it fail, None when it finished."""
         run_plan = plan(self.cfg, dataset=self.dataset, follow=True)
         run_plan.stop_file = str(self.stop_file)
+        prism = PrismServer(self.cfg.prism, self.cfg.cache_dir, self.stop_file.parent / f"prism-{self.dataset}.log")
         try:
-            result = start(self.cfg, run_plan, self.runner, self.curation)
+            result = start(self.cfg, run_plan, self.runner, self.curation, job_endpoint=prism.start())
         except Exception as e:  # noqa: BLE001 - a runner that can't start is retried like one that died
+            prism.stop()
             return e
-        self._handle_signals()  # after start: Beam's job server installs a SIGINT handler that kills the runner
+        try:
+            return self._watch(result, outcome)
+        finally:
+            prism.stop()  # a fresh runner per job: a restarted job never reuses one that failed under the last
+
+    def _watch(self, result, outcome: FollowOutcome) -> BaseException | None:
         log.info("follow job running into dataset %s", self.dataset)
+        metrics.CONSUMER_LAG.clear()  # the last job's readers are gone; this job's report as they read
         self._running = True
         metrics.JOB_UP.set(1)
         finished, failure = threading.Event(), []
@@ -133,10 +150,6 @@ class FollowService:
         except Exception:  # noqa: BLE001 - a dead runner has no metrics to give; the store has the truth
             pass
         return failure[0] if failure and not self._stop.is_set() else None
-
-    def _handle_signals(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum, _frame) -> None:
         self._signals += 1

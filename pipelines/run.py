@@ -123,14 +123,17 @@ def dedup_dir(cfg: LooplineConfig, dataset: str) -> Path:
     return cfg.store_root / "datasets" / dataset / "dedup"
 
 
-def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None) -> list[str]:
+def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None, job_endpoint: str | None = None) -> list[str]:
+    """Pipeline options for `runner`; `job_endpoint` submits to a Prism the caller started (follow service)."""
     from loopline.stack.prism import pipeline_args
 
     runner = runner or ("prism" if run.mode == "follow" else "fnapi")
     if runner == "prism":
-        return [*pipeline_args(cfg.prism, cfg.cache_dir), f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
-                # a Prism of its own per job: a restarted job must not reuse a runner that died under the last one
-                "--experiments=disable_prism_server_singleton",
+        prism = pipeline_args(cfg.prism, cfg.cache_dir)
+        if job_endpoint:
+            prism = ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
+                     *(a for a in prism if a.startswith(("--environment_type", "--experiments")))]
+        return [*prism, f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
                 *(["--streaming"] if run.mode == "follow" else [])]
     if runner == "fnapi":
         if run.mode == "follow":
@@ -150,15 +153,16 @@ def _without_state_cache() -> None:
 
 
 def start(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
-          curation: beam.PTransform | None = None) -> PipelineResult:
+          curation: beam.PTransform | None = None, job_endpoint: str | None = None) -> PipelineResult:
     """Submit the pipeline and return at once with its result handle (the job runs on)."""
-    from pipelines.runners import PrismRunner
+    from pipelines import runners
 
-    args = runner_args(cfg, run, runner)
+    args = runner_args(cfg, run, runner, job_endpoint)
     if "--runner=FnApiRunner" in args:
         _without_state_cache()
-    pipeline = beam.Pipeline(runner=PrismRunner() if "--runner=PrismRunner" in args else None,
-                             options=PipelineOptions(args))
+    chosen = {"--runner=PrismRunner": runners.PrismRunner, "--runner=PortableRunner": runners.PortableRunner}
+    runner_class = next((cls for flag, cls in chosen.items() if flag in args), None)
+    pipeline = beam.Pipeline(runner=runner_class() if runner_class else None, options=PipelineOptions(args))
     build(pipeline, cfg, run, curation)
     return pipeline.run()
 

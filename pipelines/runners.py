@@ -24,7 +24,14 @@ class _StreamsWithoutDeadline(portable_runner.JobServiceHandle):
 
 
 class PrismRunner(prism_runner.PrismRunner):
-    """Beam's PrismRunner, minus the client deadline on the job's streams."""
+    """Beam's PrismRunner (starts its own Prism), minus the client deadline on the job's streams."""
+
+    def create_job_service_handle(self, job_service, options):
+        return _StreamsWithoutDeadline(job_service, options, retain_unknown_options=True)
+
+
+class PortableRunner(portable_runner.PortableRunner):
+    """Beam's PortableRunner for a running job server (`--job_endpoint`), minus the stream deadline."""
 
     def create_job_service_handle(self, job_service, options):
         return _StreamsWithoutDeadline(job_service, options, retain_unknown_options=True)

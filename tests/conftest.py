@@ -38,5 +38,6 @@ def loopline_config(tmp_path, kafka) -> Path:
     path.write_text(yaml.safe_dump({
         "home": str(tmp_path / "home"),
         "kafka": {"port": kafka.config.port, "controller_port": kafka.config.controller_port},
+        "pipeline": {"follow": {"metrics_port": 0}},
     }))
     return path

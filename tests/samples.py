@@ -15,7 +15,7 @@ SAMPLES = {
                     "product": "Portal", "tags": ["login"]},
     "FeedbackEvent": {"response_id": "r-1", "prompt": "How do I reset?", "response": "Click 'Forgot password'.",
                       "adapter_version": "adapter-0001", "rating": "up", "comment": None, "event_time": 1_793_000_000_000},
-    "DeletionEvent": {"subject_id": "cust-0001", "event_time": 1_793_000_000_000},
+    "DeletionEvent": {"subject_id": "cust-0001", "event_time": 1_793_000_000_000, "linked_ids": None},
     "CuratedPair": {"pair_id": "p-1", "instruction": "Login fails", "input": None, "output": "Reset your password.",
                     "task": "account", "quality_score": 0.8, "source_kind": "ticket", "lineage": LINEAGE,
                     "content_hash": "ab" * 32, "pii_entity_counts": {"PERSON": 1}, "subject_hashes": ["cd" * 32],

@@ -41,7 +41,8 @@ class Traffic:
         self.home, self.broker, self.truth = home, broker, truth
         self.config_path = home / "loopline.yaml"
         self.config_path.write_text(yaml.safe_dump({"home": str(home), "kafka": {
-            "port": broker.config.port, "controller_port": broker.config.controller_port}}))
+            "port": broker.config.port, "controller_port": broker.config.controller_port},
+            "pipeline": {"follow": {"metrics_port": 0}}}))  # any free port: runs may overlap a user's
         self.cfg = LooplineConfig(home=home, kafka=broker.config)
         self.values = self._values()
 
@@ -244,7 +245,7 @@ def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(tr
     rng = random.Random(1234)
     kills = []
     for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(3)):
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=open(traffic.home / "crashy.log", "a"), stderr=subprocess.STDOUT,
                                 start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         deadline = time.monotonic() + 120
         while accounted_total(store) < fraction * EVENTS and proc.poll() is None and time.monotonic() < deadline:

@@ -195,8 +195,9 @@ def _threads(sim) -> list[Thread]:
 
 def test_scrub_threads_masks_messages_and_feedback_and_dead_letters_a_broken_thread(sim, tmp_path):
     threads = _threads(sim[:150])
-    broken = threads[3]._replace(events=(threads[3].events[0]._replace(text=12345),) + threads[3].events[1:])
-    threads[3] = broken
+    i = next(i for i, t in enumerate(threads) if i >= 3 and t.events[0].kind in ("chat", "email", "ticket"))  # a text it reads
+    broken = threads[i]._replace(events=(threads[i].events[0]._replace(text=12345),) + threads[i].events[1:])
+    threads[i] = broken
     p = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
     out = p | beam.Create(threads) | ScrubThreads(ScrubConfig(batch_size=16))
     for tag, name in (("threads", "t"), (DEAD, "d")):

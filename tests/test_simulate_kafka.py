@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from loopline import schemas
 from loopline.cli import app
 from loopline.config import EVENT_TOPICS
+from loopline.simulator.generate import SimConfig
 
 
 def _end_offsets(kafka, consumer) -> dict[tuple[str, int], int]:
@@ -36,16 +37,21 @@ def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, 
     after = _end_offsets(kafka, consumer)
     consumer.assign([TopicPartition(t, p, before[(t, p)]) for (t, p) in before])
     sent: dict[tuple[str, int, int], bytes] = {}
+    stamped: dict[tuple[str, int, int], int] = {}
     while len(sent) < sum(after[k] - before[k] for k in after):
         msgs = consumer.consume(2000, timeout=10)
         assert msgs, "Kafka returned fewer messages than its end offsets promise"
-        sent.update({(m.topic(), m.partition(), m.offset()): m.value() for m in msgs if m.error() is None})
+        for m in msgs:
+            if m.error() is None:
+                sent[(m.topic(), m.partition(), m.offset())] = m.value()
+                stamped[(m.topic(), m.partition(), m.offset())] = m.timestamp()[1]
     consumer.close()
     assert len(sent) == 10_000
 
     for t in truth:
         value = sent[(t["topic"], t["partition"], t["offset"])]
         assert hashlib.sha256(value).hexdigest() == t["value_sha256"]
+        assert stamped[(t["topic"], t["partition"], t["offset"])] == t["arrival_time"]
         if t["malformed"]:
             continue
         record = json.loads(value)
@@ -60,6 +66,20 @@ def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, 
     assert Counter(t["topic"] for t in truth).keys() == set(EVENT_TOPICS)
     assert sum(1 for t in truth if t["late"]) > 0
     assert sum(1 for t in truth if t["answers"]) > 500
+
+    # Several producers with skewed clocks: CreateTime within a partition goes backwards at times, by
+    # less than 2 * producer_clock_skew_ms (inside the pipeline's window.timestamp_skew_s of 60 s).
+    bound = 2 * SimConfig().producer_clock_skew_ms
+    regressions = Counter()
+    latest: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in sorted(stamped):
+        ts, key = stamped[(topic, partition, offset)], (topic, partition)
+        if key in latest and ts < latest[key]:
+            assert latest[key] - ts < bound, (topic, partition, offset)
+            regressions[key] += 1
+        latest[key] = max(latest.get(key, ts), ts)
+    busy = {(t["topic"], t["partition"]) for t in truth if t["kind"] in ("chat", "email", "ticket")}
+    assert busy and all(regressions[key] > 0 for key in busy), regressions
 
 
 def test_simulate_refuses_without_a_broker(tmp_path):

@@ -16,8 +16,10 @@ from loopline.simulator.generate import SimConfig, _Simulator, generate
 
 START = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 TRUTH_KEYS = {"seq", "topic", "kind", "malformed", "id", "thread_id", "role", "event_time", "arrival_time", "delay_ms",
-              "late", "task", "subject_ids", "pii", "duplicate_of", "duplicate_kind", "variation", "auto_reply",
-              "mojibake", "expected_clean", "answers", "deletion_subject"}
+              "late", "true_arrival_time", "producer", "clock_skew_ms", "task", "subject_ids", "pii", "duplicate_of",
+              "duplicate_kind", "variation", "auto_reply", "mojibake", "expected_clean", "answers", "person",
+              "person_ids", "deletion_subject", "deletion_person", "deletion_person_ids"}
+HOUR, SESSION_GAP = 3_600_000, 2_400_000   # the pipeline's default window.session_gap_s is 2400
 MALFORMED = {"invalid_json", "schema_mismatch", "invalid_utf8", "oversized"}
 TEXT_FIELDS = {"events.chat": ["text"], "events.ticket": ["text"],
                "events.email": ["subject", "body_text", "body_html"],
@@ -96,18 +98,50 @@ def test_generation_streams_instead_of_building_everything():
     assert len(first) == 200
 
 
-def test_send_order_is_arrival_order_and_times_are_consistent(events):
-    arrivals = [e.truth["arrival_time"] for e in events]
+def test_send_order_is_true_arrival_order_and_times_are_consistent(events):
+    cfg = SimConfig()
+    arrivals = [e.truth["true_arrival_time"] for e in events]
     assert arrivals == sorted(arrivals)
+    offsets = defaultdict(set)
     for e in events:
         t = e.truth
         assert set(t) == TRUTH_KEYS
-        assert t["arrival_time"] == t["event_time"] + t["delay_ms"] and t["delay_ms"] >= 0
+        # arrival_time is the Kafka timestamp the producer sets: true arrival on its skewed clock
+        assert t["arrival_time"] == t["true_arrival_time"] + t["clock_skew_ms"]
+        assert t["delay_ms"] == t["arrival_time"] - t["event_time"]
+        assert t["true_arrival_time"] >= t["event_time"]
+        assert -cfg.producer_clock_skew_ms <= t["clock_skew_ms"] < cfg.producer_clock_skew_ms
         assert t["late"] == (t["delay_ms"] >= 120_000)
+        # only the deliberately late are late; skew never pushes a normal event anywhere near the lateness
+        assert t["late"] == (t["true_arrival_time"] - t["event_time"] > cfg.max_delay_ms)
+        if not t["late"]:
+            assert t["delay_ms"] < 60_000
+        offsets[t["producer"]].add(t["clock_skew_ms"])
         assert json.loads(json.dumps(t)) == t
+    assert len(offsets) == cfg.producers and all(len(o) == 1 for o in offsets.values())
     late = sum(e.truth["late"] for e in events)
     assert 0.01 * len(events) < late < 0.04 * len(events)
+    assert any(e.truth["delay_ms"] < 0 for e in events), "a producer's clock behind the source's"
     assert min(e.truth["event_time"] for e in events) >= START
+
+
+def test_kafka_timestamps_go_backwards_within_a_topic_by_less_than_the_skew(events):
+    """Several producers with skewed clocks: CreateTime is not monotonic in send order, but never
+    falls behind the latest one by 2 * producer_clock_skew_ms (the pipeline tolerates 60 s)."""
+    bound = 2 * SimConfig().producer_clock_skew_ms
+    assert bound <= 60_000
+    for topic in ("events.chat", "events.email", "events.ticket"):
+        latest, regressions = None, []
+        for e in events:
+            if e.topic != topic:
+                continue
+            ts = e.truth["arrival_time"]
+            if latest is not None and ts < latest:
+                regressions.append(latest - ts)
+            latest = ts if latest is None else max(latest, ts)
+        assert len(regressions) > 50, topic
+        assert max(regressions) > 10_000, topic
+        assert max(regressions) < bound, topic
 
 
 def test_late_messages_really_arrive_out_of_order_within_threads(events):
@@ -117,6 +151,51 @@ def test_late_messages_really_arrive_out_of_order_within_threads(events):
             by_thread[e.truth["thread_id"]].append(e.truth["event_time"])
     out_of_order = sum(times != sorted(times) for times in by_thread.values())
     assert out_of_order > 20
+
+
+def _thread_gaps(events) -> dict[tuple[str, str], list[tuple[int, dict]]]:
+    """(kind, thread id) -> [(gap before this message, its truth)] in event-time order, first gap 0."""
+    by_thread = defaultdict(list)
+    for e in events:
+        if e.truth["thread_id"]:
+            by_thread[(e.truth["kind"], e.truth["thread_id"])].append(e.truth)
+    out = {}
+    for key, truths in by_thread.items():
+        truths.sort(key=lambda t: t["event_time"])
+        out[key] = [(b["event_time"] - a["event_time"] if a else 0, b) for a, b in zip([None] + truths, truths)]
+    return out
+
+
+def test_some_replies_take_hours_or_days_so_threads_span_sessions(events):
+    gaps = _thread_gaps(events)
+    longest = {key: max(g for g, _ in msgs) for key, msgs in gaps.items()}
+    for kind in ("email", "ticket"):
+        of_kind = [g for (k, _), g in longest.items() if k == kind]
+        slow = sum(g > HOUR for g in of_kind) / len(of_kind)
+        assert 0.10 <= slow <= 0.20, (kind, slow)
+    chats = [g for (k, _), g in longest.items() if k == "chat"]
+    assert 5 <= sum(g > HOUR for g in chats) < 0.08 * len(chats), "a few chats resume hours later"
+    # the rest stay short: a gap is either a normal one (<= 30 min) or a long one (> 1 h)
+    assert not [g for g in longest.values() if 1_800_000 < g <= HOUR]
+    assert sum(g >= SESSION_GAP for g in longest.values()) > 150, "threads spanning several sessions"
+    assert sum(g > 24 * HOUR for g in longest.values()) > 20, "some replies take days"
+    assert max(longest.values()) <= SimConfig().long_reply_gap_ms[1]
+    # after a long wait comes a person's reply, never an automatic message
+    for msgs in gaps.values():
+        for g, t in msgs:
+            if g > HOUR:
+                assert t["role"] in ("customer", "agent") and not t["auto_reply"], t
+
+
+def test_long_tails_keep_exactly_count_events():
+    """The heap holds the replies days ahead; the stream still ends after exactly `count` events."""
+    cfg = SimConfig(long_reply_fraction=1.0, chat_resume_fraction=1.0)
+    events = list(generate(9, 3000, START, cfg))
+    assert [e.truth["seq"] for e in events] == list(range(3000))
+    arrivals = [e.truth["true_arrival_time"] for e in events]
+    assert arrivals == sorted(arrivals)
+    longest = [max(g for g, _ in msgs) for msgs in _thread_gaps(events).values() if len(msgs) > 1]
+    assert sum(g > HOUR for g in longest) > 0.8 * len(longest)
 
 
 def test_topic_mix(events):
@@ -230,7 +309,7 @@ def test_every_customer_pii_value_in_a_thread_is_listed(events, records):
     """Independent of the generator's own search: look for each persona value, in each of its wire forms,
     in each field."""
     pool = _Simulator(1, START, SimConfig()).customers
-    by_subject = {s: p for p in pool for s in (p.customer_id, p.email)}
+    by_subject = {s: p for p in pool for s in p.ids}
     customer_of = {}
     for e in events:
         for s in e.truth["subject_ids"]:
@@ -320,20 +399,103 @@ def test_answers_name_customer_messages_of_their_own_thread(events):
     assert answered > 1000
 
 
-def test_deletions_forget_subjects_already_seen_and_never_seen_again(events):
-    first_seen, last_seen = {}, {}
+# --------------------------------------------------------------------------- people and deletions
+
+def test_roles_and_persons_match_who_sent_each_message(events, records):
+    """role is who wrote the message; person (and its ids) is set for customers' messages only."""
+    roles = Counter()
     for e in events:
-        for s in e.truth["subject_ids"]:
-            if e.topic != "events.deletion":
-                first_seen.setdefault(s, e.truth["seq"])
-                last_seen[s] = e.truth["seq"]
+        t = e.truth
+        if t["malformed"] or e.topic not in ("events.chat", "events.email", "events.ticket"):
+            continue
+        r = records[t["seq"]]
+        if e.topic == "events.chat":
+            assert t["role"] == r["sender_role"]
+        elif e.topic == "events.ticket":
+            assert t["role"] == r["author_role"]
+        else:
+            address = r["from_address"]
+            expected = "system" if address == "noreply@acme.com" else \
+                "agent" if address.endswith("@acme.com") else "customer"
+            assert t["role"] == expected, (address, t["role"])
+            if expected == "agent":
+                assert re.fullmatch(r"[a-z]+\.[a-z]+@acme\.com", address)
+        roles[(t["kind"], t["role"])] += 1
+        if t["role"] == "customer":
+            assert t["person"] and t["subject_ids"] and set(t["subject_ids"]) <= set(t["person_ids"])
+        else:
+            assert t["person"] is None and t["person_ids"] == [] and t["subject_ids"] == []
+    assert roles.keys() >= {("chat", "customer"), ("chat", "agent"), ("chat", "bot"), ("email", "customer"),
+                            ("email", "agent"), ("email", "system"), ("ticket", "customer"), ("ticket", "agent"),
+                            ("ticket", "system")}
+
+
+def test_people_have_several_ids_used_across_sources(events, records):
+    ids_of, seen, kinds, addresses = {}, defaultdict(set), defaultdict(set), defaultdict(set)
+    for e in events:
+        t = e.truth
+        if e.topic == "events.deletion" or not t["person"]:
+            continue
+        assert t["person_ids"] == sorted(t["person_ids"]) and len(t["person_ids"]) in (2, 3)
+        assert ids_of.setdefault(t["person"], t["person_ids"]) == t["person_ids"], "a person's ids never change"
+        if t["malformed"]:
+            continue
+        seen[t["person"]] |= set(t["subject_ids"])
+        kinds[t["person"]].add(t["kind"])
+        r = records[t["seq"]]
+        if e.topic == "events.chat":
+            assert r["sender_id"].startswith("cust-")
+        elif e.topic == "events.ticket":
+            assert r["author_id"].startswith("cust-")
+        elif e.topic == "events.email":
+            addresses[t["person"]].add(r["from_address"])
+    assert len({i for ids in ids_of.values() for i in ids}) == sum(len(ids) for ids in ids_of.values())
+    assert sum(len(ids_of[p]) == 3 for p in ids_of) > 0.25 * len(ids_of), "many have two email addresses"
+    several = [p for p in seen if len(seen[p]) >= 2 and len(kinds[p] - {"feedback"}) >= 2]
+    assert len(several) > 0.5 * len(seen), "the same person writes under several ids, on several sources"
+    assert sum(len(a) == 2 for a in addresses.values()) > 30, "people write from either of their addresses"
+
+
+@pytest.fixture(scope="module")
+def deletion_events():
+    return list(generate(4, 6000, START, SimConfig(deletion_fraction=0.02)))
+
+
+@pytest.mark.parametrize("run", ["events", "deletion_events"])
+def test_deletions_name_any_id_of_a_person_already_seen_who_never_returns(run, request):
+    events = request.getfixturevalue(run)
+    first_person, last_person, seen_ids = {}, {}, set()
+    for e in events:
+        p = e.truth["person"]
+        if p and e.topic != "events.deletion":
+            first_person.setdefault(p, e.truth["seq"])
+            last_person[p] = e.truth["seq"]
     deletions = [e for e in events if e.topic == "events.deletion"]
     assert deletions
-    for d in deletions:
-        subject = d.truth["deletion_subject"]
-        assert json.loads(d.value)["subject_id"] == subject == d.key.decode()
-        assert first_seen[subject] < d.truth["seq"]
-        assert last_seen[subject] < d.truth["seq"]
+    unseen = non_customer_id = linked = 0
+    for e in events:
+        t = e.truth
+        if e.topic != "events.deletion":
+            seen_ids.update(t["subject_ids"])
+            continue
+        record = json.loads(e.value)
+        schemas.validate("DeletionEvent", record)
+        subject, person, ids = t["deletion_subject"], t["deletion_person"], t["deletion_person_ids"]
+        assert record["subject_id"] == subject == e.key.decode()
+        assert subject in ids and ids == sorted(ids) and t["person"] == person and t["person_ids"] == ids
+        assert first_person[person] < t["seq"] and last_person[person] < t["seq"], "seen before, never after"
+        unseen += subject not in seen_ids
+        non_customer_id += not subject.startswith("cust-")
+        if record.get("linked_ids") is not None:
+            linked += 1
+            assert record["linked_ids"] and set(record["linked_ids"]) <= set(ids) - {subject}
+            assert len(set(record["linked_ids"])) == len(record["linked_ids"])
+        assert t["subject_ids"] == [subject, *(record.get("linked_ids") or [])]
+    if run == "deletion_events":
+        assert len(deletions) > 60
+        assert unseen > 5, "some deletions name an id the traffic never showed"
+        assert non_customer_id > 0.4 * len(deletions)
+        assert 0.15 * len(deletions) < linked < 0.45 * len(deletions)
 
 
 # --------------------------------------------------------------------------- content

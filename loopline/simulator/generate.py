@@ -1,14 +1,25 @@
 """Deterministic synthetic support traffic (chats, emails, tickets, feedback, deletions) with ground truth.
 
-`generate(seed, count, start_ms, config)` yields exactly `count` SimEvents in send (= arrival) order.
+`generate(seed, count, start_ms, config)` yields exactly `count` SimEvents in send (= true arrival) order.
 Every event carries a truth dict saying what a perfect pipeline should make of it: PII spans, the
 clean text, which customer messages an agent message answers, duplicates, malformed payloads.
 
 How the stream is built: threads (a conversation, email thread or ticket) are generated whole when
 they start, their messages get an event time and an arrival delay, and go into a heap keyed by
-arrival time. Thread start times only grow, so everything in the heap that arrives before the next
-start can be sent; memory stays O(threads in flight). Feedback, deletion and malformed events are
-single-event items scheduled alongside threads.
+(true) arrival time. Thread start times only grow, so everything in the heap that arrives before the
+next start can be sent; memory stays O(threads in flight). Feedback, deletion and malformed events
+are single-event items scheduled alongside threads.
+
+Real traffic's shapes the truth describes:
+- Replies can take hours or days (`long_reply_fraction`, `chat_resume_fraction`): such a thread spans
+  several of the pipeline's session windows. Its later events wait in the heap until they arrive.
+- Several producers with skewed clocks send each topic: the Kafka timestamp (truth `arrival_time`,
+  what produce.py sets) is the true arrival (`true_arrival_time`, the send order) plus the sending
+  producer's fixed `clock_skew_ms`, so CreateTime within a partition goes backwards by up to
+  2 * `producer_clock_skew_ms`. `delay_ms` = `arrival_time` - `event_time`, as the pipeline measures it.
+- A person has a customer id (chat sender_id, ticket author_id) and one or two email addresses, used
+  across sources; truth `person` / `person_ids` name them. A deletion names any one of those ids,
+  sometimes with some of the others in `linked_ids`.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import math
 import random
 import re
 import string
@@ -69,7 +81,14 @@ class SimConfig:
     mean_thread_gap_ms: int = 3_000          # threads start ~ exponential with this mean
     topic_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)   # chat, email, ticket threads
     max_delay_ms: int = 2_000                # normal arrival delay is uniform in [0, this]
-    late_delay_ms: tuple[int, int] = (120_000, 1_800_000)
+    late_delay_ms: tuple[int, int] = (120_000, 1_800_000)   # true delay, raised to >= LATE_MS + clock skew
+    long_reply_fraction: float = 0.15        # of email/ticket threads: one reply gap is a long one
+    chat_resume_fraction: float = 0.03       # of chat threads: the customer comes back after a long gap
+    long_reply_gap_ms: tuple[int, int] = (3_600_000, 4 * 86_400_000)   # long gaps: log-uniform, hours to days
+    producers: int = 4                       # producers sending each topic; each event goes via a random one
+    producer_clock_skew_ms: int = 30_000     # each producer's clock is off by a fixed amount in [-this, this)
+    second_email_fraction: float = 0.4       # of customers: a second email address (threads use either)
+    deletion_linked_fraction: float = 0.3    # of deletions: linked_ids names some of the person's other ids
     customers: int = 400                     # persona pool size (Faker is slow: built once per run)
     agents: int = 24
     duplicate_memory: int = 256              # completed threads kept (reservoir) as duplicate originals
@@ -78,6 +97,12 @@ class SimConfig:
     def __post_init__(self):
         if self.feedback_fraction + self.deletion_fraction + self.malformed_fraction >= 1:
             raise ValueError("feedback + deletion + malformed fractions must leave room for threads")
+        if self.producers < 1 or self.producer_clock_skew_ms < 0:
+            raise ValueError("need at least one producer and a non-negative clock skew")
+        if self.max_delay_ms + self.producer_clock_skew_ms >= LATE_MS:
+            raise ValueError("normal delay + producer clock skew must stay below the late threshold")
+        if not 0 < self.long_reply_gap_ms[0] <= self.long_reply_gap_ms[1]:
+            raise ValueError("long_reply_gap_ms must be a positive (low, high) range")
 
 
 @dataclass(frozen=True)
@@ -89,7 +114,7 @@ class SimEvent:
 
 
 def generate(seed: int, count: int, start_ms: int, config: SimConfig = SimConfig()) -> Iterator[SimEvent]:
-    """Exactly `count` events in arrival order; identical arguments give byte-identical output."""
+    """Exactly `count` events in true arrival order; identical arguments give byte-identical output."""
     yield from _Simulator(seed, start_ms, config).run(count)
 
 
@@ -210,11 +235,13 @@ def _dumps(record: dict) -> bytes:
 
 @dataclass(eq=False)
 class _Persona:
-    customer_id: str
+    person_id: str                                # the person, whichever of their ids an event shows
+    customer_id: str                              # chat sender_id, ticket author_id
     name: str
     first_name: str
     locale: str
-    email: str
+    email: str                                    # primary address (emails[0])
+    emails: tuple[str, ...]                       # one or two addresses; each email thread uses one
     phone: str
     address: str
     card: str
@@ -239,9 +266,15 @@ class _Persona:
     def lang(self) -> str:
         return self.locale[:2]
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this person appears under in events: customer id, then email addresses."""
+        return (self.customer_id,) + self.emails
+
     def pii(self) -> list[tuple[str, str]]:
-        return ([("PERSON", self.name), ("PERSON", self.first_name), ("EMAIL_ADDRESS", self.email),
-                 ("PHONE_NUMBER", self.phone), ("STREET_ADDRESS", self.address), ("CREDIT_CARD", self.card),
+        return ([("PERSON", self.name), ("PERSON", self.first_name)] +
+                [("EMAIL_ADDRESS", e) for e in self.emails] +
+                [("PHONE_NUMBER", self.phone), ("STREET_ADDRESS", self.address), ("CREDIT_CARD", self.card),
                  ("IBAN_CODE", self.iban), ("US_SSN", self.ssn), ("IP_ADDRESS", self.ip),
                  ("ACCOUNT_NUMBER", self.account)] + [("ORDER_NUMBER", o) for o in self.orders])
 
@@ -409,6 +442,7 @@ class _Simulator:
         self.support_phone = self._digits(T.SUPPORT_PHONE)
         self.tenant_variants = _variants([("EMAIL_ADDRESS", self.support), ("EMAIL_ADDRESS", self.noreply)])
         self.used_ids: set[str] = set()
+        self.person_seq = 0
         self.customers = [self._persona() for _ in range(config.customers)]
         self.agents = [self._agent(i) for i in range(config.agents)]
         self.ticket_seq = self.rng.randrange(100_000, 900_000)
@@ -425,6 +459,8 @@ class _Simulator:
                               ("malformed", config.malformed_fraction))]
         email_len = 3.0  # mean events per email thread; converts the per-email fraction to per-thread odds
         self.auto_reply_p = config.auto_reply_fraction * email_len / 2
+        skew = config.producer_clock_skew_ms
+        self.clock_offsets = [self.rng.randrange(-skew, skew) if skew else 0 for _ in range(config.producers)]
 
     # ---------------------------------------------------------------- stream assembly
 
@@ -551,14 +587,15 @@ class _Simulator:
                 d.mojibake = self._maybe_mojibake(d)
                 d.pii = [p for f in TEXT_FIELDS[d.topic] if d.record.get(f)
                          for p in _find_pii(f, d.record[f], values)]
-            delay = self._delay()
-            truth = self._truth(d.topic, d.time, delay, id=d.id, thread_id=d.record[THREAD_FIELD[d.topic]],
-                                role=d.role, task=d.task, subject_ids=list(d.subject_ids),
+            arrival, timing = self._arrive(d.time)
+            truth = self._truth(d.topic, timing, persona if d.role == "customer" else None, id=d.id,
+                                thread_id=d.record[THREAD_FIELD[d.topic]], role=d.role, task=d.task,
+                                subject_ids=list(d.subject_ids),
                                 pii=[dict(p) for p in d.pii], duplicate_of=d.duplicate_of,
                                 duplicate_kind=d.duplicate_kind, variation=d.variation, auto_reply=d.auto_reply,
                                 mojibake=d.mojibake, expected_clean=d.clean,
                                 answers={"prompt_ids": d.answers, "task": d.task} if d.answers else None)
-            outs.append(_Out(d.time + delay, d.topic, d.key.encode(), _dumps(d.record), truth, persona, thread))
+            outs.append(_Out(arrival, d.topic, d.key.encode(), _dumps(d.record), truth, persona, thread))
         persona.pending += len(outs)
         thread.remaining = len(outs)
         return outs
@@ -640,9 +677,11 @@ class _Simulator:
         drafts: list[_Draft] = []
         clock = [t]
 
-        def say(role, sender, text, clean=None, gap=True, **kw) -> _Draft:
+        resume = self.rng.random() < self.cfg.chat_resume_fraction  # the customer comes back hours later
+
+        def say(role, sender, text, clean=None, gap=True, long=False, **kw) -> _Draft:
             if gap and drafts:
-                clock[0] += self.rng.randint(5_000, 90_000)
+                clock[0] += self._long_gap() if long else self.rng.randint(5_000, 90_000)
             record = {"conversation_id": conv, "message_id": self._message_id(CHAT), "sender_role": role,
                       "sender_id": sender, "text": text, "event_time": clock[0], "channel": channel,
                       "tenant": self.cfg.tenant}
@@ -673,8 +712,9 @@ class _Simulator:
                 answers=[p.id for p in prompts])
         if self.rng.random() < 0.4:
             say("customer", cid, self.rng.choice(T.CHAT_FILLERS))
-        if self.rng.random() < 0.25:
-            follow = say("customer", cid, self.rng.choice(T.FOLLOWUPS[q.task]))
+        if resume or self.rng.random() < 0.25:
+            ask = self.rng.choice(T.FOLLOWUPS[q.task])
+            follow = say("customer", cid, f"{self.rng.choice(T.CHAT_RESUMES)} {ask}" if resume else ask, long=resume)
             say("agent", agent.agent_id, self.rng.choice(T.FOLLOWUP_ANSWERS[q.task]).format_map(q.slots),
                 answers=[follow.id])
         if self.rng.random() < 0.3:
@@ -690,10 +730,12 @@ class _Simulator:
                 _ascii(product.split()[0])]
         drafts: list[_Draft] = []
         clock = [t]
+        clarify = self.rng.random() < 0.4
+        long_at = self._long_gap_at(3 if clarify else 1)   # which reply gap (if any) takes hours or days
 
         def post(event_type, role, author, text, clean=None, **kw) -> _Draft:
             if drafts:
-                clock[0] += self.rng.randint(60_000, 1_800_000)
+                clock[0] += self._long_gap() if len(drafts) - 1 == long_at else self.rng.randint(60_000, 1_800_000)
             record = {"ticket_id": ticket, "event_id": self._message_id(TICKET), "event_type": event_type,
                       "author_role": role, "author_id": author, "text": text, "event_time": clock[0],
                       "product": product, "tags": tags}
@@ -706,7 +748,7 @@ class _Simulator:
         clean = "\n\n".join(q.blocks())
         opened = post("opened", "customer", cid, clean + self._ticket_signature(persona, q), clean)
         prompts = [opened]
-        if self.rng.random() < 0.4:
+        if clarify:
             ask = f"Hi {persona.first_name}, {self.rng.choice(T.TICKET_CLARIFY)} Thanks, {agent.first_name}"
             post("comment", "agent", agent.agent_id, ask)
             prompts.append(post("comment", "customer", cid,
@@ -750,33 +792,39 @@ class _Simulator:
             return d
 
         blocks = q.blocks()
-        first = self._mail(persona.client, persona.quote_lang, persona.name, persona.email, [self.support],
+        followup = self.rng.random() < 0.4
+        long_at = self._long_gap_at(3 if followup else 1)   # which reply gap (if any) takes hours or days
+        address = self.rng.choice(persona.emails)           # the whole thread goes from/to this one
+        first = self._mail(persona.client, persona.quote_lang, persona.name, address, [self.support],
                            subject, t, blocks, self._customer_sig(persona, q.signed), None)
         main = send(first, "customer", "\n\n".join(blocks), None)
         if self.rng.random() < self.auto_reply_p:
             self._auto_ack(first, send)
-        reply, clean = self._agent_mail(first, persona, agent, q, first.time + self._email_gap())
+        reply, clean = self._agent_mail(first, persona, agent, q, first.time + self._email_gap(long_at == 0))
         send(reply, "agent", clean, first, answers=[main.id])
         if self.rng.random() < self.auto_reply_p:
             self._out_of_office(reply, persona, send)
-        if self.rng.random() < 0.4:
-            self._email_followup(reply, persona, agent, q, send)
+        if followup:
+            self._email_followup(reply, persona, agent, q, send, long_at)
         return drafts, main, subject
 
-    def _email_followup(self, reply: _Mail, persona: _Persona, agent: _Agent, q: _Question, send) -> None:
+    def _email_followup(self, reply: _Mail, persona: _Persona, agent: _Agent, q: _Question, send,
+                        long_at: int | None) -> None:
         """A second round: the customer asks one more thing, quoting the answer; the agent replies."""
+        thanks = T.FOLLOWUP_THANKS["slow_answer" if long_at == 0 else "slow_customer" if long_at == 1 else "quick"]
         asked_blocks = [f"Hi {agent.first_name},",
-                        f"Thanks for the quick reply. {self.rng.choice(T.FOLLOWUPS[q.task])}",
+                        f"{self.rng.choice(thanks)} {self.rng.choice(T.FOLLOWUPS[q.task])}",
                         self.rng.choice(T.CLOSINGS)]
-        follow = self._mail(persona.client, persona.quote_lang, persona.name, persona.email, [agent.email],
+        follow = self._mail(persona.client, persona.quote_lang, persona.name, reply.to[0], [agent.email],
                             self._reply_subject(reply.subject, persona.quote_lang, persona.client),
-                            reply.time + self._email_gap(), asked_blocks, self._customer_sig(persona, q.signed), reply)
+                            reply.time + self._email_gap(long_at == 1), asked_blocks,
+                            self._customer_sig(persona, q.signed), reply)
         asked = send(follow, "customer", "\n\n".join(asked_blocks), reply)
         answer_blocks = [f"Hi {persona.first_name},", self.rng.choice(T.FOLLOWUP_ANSWERS[q.task]).format_map(q.slots),
                          self.rng.choice(T.AGENT_CLOSINGS)]
-        second = self._mail(agent.client, "en", agent.name, agent.email, [persona.email],
-                            self._reply_subject(follow.subject, "en", agent.client), follow.time + self._email_gap(),
-                            answer_blocks, self._agent_sig(agent), follow)
+        second = self._mail(agent.client, "en", agent.name, agent.email, [follow.address],
+                            self._reply_subject(follow.subject, "en", agent.client),
+                            follow.time + self._email_gap(long_at == 2), answer_blocks, self._agent_sig(agent), follow)
         send(second, "agent", "\n\n".join(answer_blocks), follow, answers=[asked.id])
 
     def _agent_mail(self, question: _Mail, persona: _Persona, agent: _Agent, q: _Question,
@@ -784,7 +832,7 @@ class _Simulator:
         """The agent's answer to the first email, and its clean text."""
         greeting, intro, answer, closing = self._reply_parts(q, persona, agent)
         blocks = [greeting, " ".join([intro] + answer), closing]
-        mail = self._mail(agent.client, "en", agent.name, agent.email, [persona.email],
+        mail = self._mail(agent.client, "en", agent.name, agent.email, [question.address],
                           self._reply_subject(question.subject, "en", agent.client), t, blocks,
                           self._agent_sig(agent), question)
         return mail, "\n\n".join(blocks)
@@ -802,7 +850,7 @@ class _Simulator:
         lang = persona.lang if persona.lang in T.OUT_OF_OFFICE else "en"
         until = self._date(reply.time + self.rng.randint(2, 14) * 86_400_000)
         body = self.rng.choice(T.OUT_OF_OFFICE[lang]).format(date=until)
-        ooo = self._mail(persona.client, persona.quote_lang, persona.name, persona.email, [reply.address],
+        ooo = self._mail(persona.client, persona.quote_lang, persona.name, reply.to[0], [reply.address],
                          T.OOO_SUBJECT_PREFIX[lang] + reply.subject, reply.time + self.rng.randint(5_000, 60_000),
                          [body], None, None)
         send(ooo, "customer", body, reply, auto_reply=True)
@@ -887,8 +935,20 @@ class _Simulator:
         prefix = T.OUTLOOK_REPLY_PREFIX if client == "outlook" and lang == "en" else T.REPLY_PREFIX[lang]
         return subject if subject.startswith(prefix) else prefix + subject
 
-    def _email_gap(self) -> int:
-        return self.rng.randint(60_000, 1_800_000)
+    def _email_gap(self, long: bool = False) -> int:
+        return self._long_gap() if long else self.rng.randint(60_000, 1_800_000)
+
+    def _long_gap_at(self, gaps: int) -> int | None:
+        """Index of the one reply gap (of a thread's `gaps`) that takes hours or days, for
+        long_reply_fraction of email/ticket threads; None for the rest."""
+        if self.rng.random() < self.cfg.long_reply_fraction:
+            return self.rng.randrange(gaps)
+        return None
+
+    def _long_gap(self) -> int:
+        """A reply that waited: log-uniform over long_reply_gap_ms, so hours are common and days rarer."""
+        low, high = self.cfg.long_reply_gap_ms
+        return round(math.exp(self.rng.uniform(math.log(low), math.log(high))))
 
     # ---------------------------------------------------------------- composing text
 
@@ -936,16 +996,33 @@ class _Simulator:
         return True
 
     def _delay(self) -> int:
+        """True arrival delay. A deliberately late one stays late on any producer's clock; a normal one
+        plus any clock skew stays below LATE_MS (SimConfig checks), far from the allowed lateness."""
         if self.rng.random() < self.cfg.late_fraction:
-            return self.rng.randint(*self.cfg.late_delay_ms)
+            return max(self.rng.randint(*self.cfg.late_delay_ms), LATE_MS + self.cfg.producer_clock_skew_ms)
         return self.rng.randint(0, self.cfg.max_delay_ms)
 
-    def _truth(self, topic: str, event_time: int, delay: int, **fields) -> dict:
+    def _arrive(self, event_time: int) -> tuple[int, dict]:
+        """True arrival (the send order) and the timing truth of one event: its producer stamps the Kafka
+        timestamp (`arrival_time`) on its own skewed clock, and delay/lateness are measured on that stamp."""
+        true_arrival = event_time + self._delay()
+        producer = self.rng.randrange(len(self.clock_offsets))
+        skew = self.clock_offsets[producer]
+        delay = true_arrival + skew - event_time
+        return true_arrival, {"event_time": event_time, "arrival_time": true_arrival + skew, "delay_ms": delay,
+                              "late": delay >= LATE_MS, "true_arrival_time": true_arrival, "producer": producer,
+                              "clock_skew_ms": skew}
+
+    @staticmethod
+    def _truth(topic: str, timing: dict, persona: _Persona | None = None, **fields) -> dict:
+        """`persona`: the customer person the event comes from (None for agent/bot/system messages)."""
         truth = {"seq": None, "topic": topic, "kind": KIND[topic], "malformed": None, "id": None,
-                 "thread_id": None, "role": None, "event_time": event_time, "arrival_time": event_time + delay,
-                 "delay_ms": delay, "late": delay >= LATE_MS, "task": None, "subject_ids": [], "pii": [],
+                 "thread_id": None, "role": None, **timing, "task": None, "subject_ids": [], "pii": [],
                  "duplicate_of": None, "duplicate_kind": None, "variation": None, "auto_reply": False,
-                 "mojibake": False, "expected_clean": None, "answers": None, "deletion_subject": None}
+                 "mojibake": False, "expected_clean": None, "answers": None,
+                 "person": persona.person_id if persona else None,
+                 "person_ids": sorted(persona.ids) if persona else [],
+                 "deletion_subject": None, "deletion_person": None, "deletion_person_ids": None}
         truth.update(fields)
         return truth
 
@@ -971,23 +1048,31 @@ class _Simulator:
                   "comment": comment, "event_time": t}
         values = sorted(persona.variants + _variants(q.slots.extra_pii()), key=lambda v: -len(v[1]))
         pii = [p for f in TEXT_FIELDS[FEEDBACK] if record[f] for p in _find_pii(f, record[f], values)]
-        delay = self._delay()
-        truth = self._truth(FEEDBACK, t, delay, id=record["response_id"], task=task, pii=pii)
-        return _Out(t + delay, FEEDBACK, record["response_id"].encode(), _dumps(record), truth)
+        arrival, timing = self._arrive(t)
+        truth = self._truth(FEEDBACK, timing, persona, id=record["response_id"], task=task, pii=pii)
+        persona.pending += 1
+        return _Out(arrival, FEEDBACK, record["response_id"].encode(), _dumps(record), truth, persona)
 
     def _deletion(self, t: int) -> _Out | None:
-        """Forget a customer already seen, with nothing of theirs still in flight; they never return."""
+        """Forget a customer already seen, with nothing of theirs still in flight; they never return.
+        The request names any one of the person's ids (not necessarily one seen in traffic), and
+        sometimes lists some of the others as linked_ids."""
         candidates = [p for p in self.customers if p.seen_ids and p.pending == 0]
         if not candidates:
             return None
         persona = self.rng.choice(candidates)
-        subject = self.rng.choice(persona.seen_ids)
+        subject = self.rng.choice(persona.ids)
         persona.retired = True
         self.customers[self.customers.index(persona)] = self._persona()
         record = {"subject_id": subject, "event_time": t}
-        delay = self._delay()
-        truth = self._truth(DELETION, t, delay, subject_ids=[subject], deletion_subject=subject)
-        return _Out(t + delay, DELETION, subject.encode(), _dumps(record), truth)
+        others = [i for i in persona.ids if i != subject]
+        if others and self.rng.random() < self.cfg.deletion_linked_fraction:
+            record["linked_ids"] = self.rng.sample(others, self.rng.randint(1, len(others)))
+        arrival, timing = self._arrive(t)
+        truth = self._truth(DELETION, timing, persona, subject_ids=[subject, *record.get("linked_ids", [])],
+                            deletion_subject=subject, deletion_person=persona.person_id,
+                            deletion_person_ids=sorted(persona.ids))
+        return _Out(arrival, DELETION, subject.encode(), _dumps(record), truth)
 
     def _malformed(self, t: int, kind: str | None = None) -> _Out:
         """A broken payload on a thread topic, built from a realistic customer message."""
@@ -998,9 +1083,10 @@ class _Simulator:
         q = self._question(persona, self.rng.choice(T.TASKS), t)
         record, text_field = self._standalone(topic, persona, q, t)
         value = getattr(self, f"_{kind}")(record, topic, text_field)
-        delay = self._delay()
-        truth = self._truth(topic, t, delay, malformed=kind)
-        return _Out(t + delay, topic, record[THREAD_FIELD[topic]].encode(), value, truth)
+        arrival, timing = self._arrive(t)
+        truth = self._truth(topic, timing, persona, malformed=kind)
+        persona.pending += 1
+        return _Out(arrival, topic, record[THREAD_FIELD[topic]].encode(), value, truth, persona)
 
     def _standalone(self, topic: str, persona: _Persona, q: _Question, t: int) -> tuple[dict, str]:
         if topic == CHAT:
@@ -1013,7 +1099,8 @@ class _Simulator:
                     "text": "\n\n".join(q.blocks()), "event_time": t, "product": self.rng.choice(T.PRODUCTS),
                     "tags": [q.task]}, "text"
         return {"message_id": f"<{self._hex(20)}@{T.MESSAGE_ID_DOMAINS[persona.client]}>",
-                "thread_id": self._thread_id(EMAIL), "in_reply_to": None, "from_address": persona.email,
+                "thread_id": self._thread_id(EMAIL), "in_reply_to": None,
+                "from_address": self.rng.choice(persona.emails),
                 "to_addresses": [self.support], "subject": self.rng.choice(T.SUBJECTS[q.task]).format_map(q.slots),
                 "body_text": "\n\n".join(q.blocks()), "body_html": None, "event_time": t,
                 "tenant": self.cfg.tenant}, "body_text"
@@ -1073,10 +1160,14 @@ class _Simulator:
         quote_lang = "ru" if self.rng.random() < 0.03 else (lang if self.rng.random() < 0.8 else "en")
         card = fk.credit_card_number(card_type=self.rng.choice(("visa16", "mastercard", "amex", "discover")))
         iban = fk.iban()
+        emails = [self._unique(lambda: self._email_address(first, last, company, locale))]
+        if self.rng.random() < self.cfg.second_email_fraction:  # a private address beside the work one, or two
+            emails.append(self._unique(lambda: self._email_address(first, last, None, locale)))
+        self.person_seq += 1
         persona = _Persona(
+            person_id=f"person-{self.person_seq:06d}",
             customer_id=self._unique(lambda: f"cust-{self.rng.randrange(10**7):07d}"),
-            name=f"{first} {last}", first_name=first, locale=locale,
-            email=self._unique(lambda: self._email_address(first, last, company, locale)),
+            name=f"{first} {last}", first_name=first, locale=locale, email=emails[0], emails=tuple(emails),
             phone=self._digits(self.rng.choice(T.PHONE_FORMATS[locale])),
             address=" ".join(fk.address().replace("\n", ", ").split()),
             card=self._group_digits(card), iban=" ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
@@ -1145,6 +1236,8 @@ class _Simulator:
         """A value for template slot `key`; persona slots return that customer's own PII."""
         if key == "order":
             return self.rng.choice(persona.orders)
+        if key == "email":
+            return self.rng.choice(persona.emails)
         if key in PII_SLOTS and key not in ("hostname", "api_key"):
             return getattr(persona, key)
         rng = self.rng

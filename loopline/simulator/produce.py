@@ -117,8 +117,10 @@ def _produce(prod: Producer, event: SimEvent, on_delivery) -> None:
 
 def _pace(t0: float, i: int, rate: float, prod: Producer) -> None:
     """Hold event i back until its slot at `rate` events/s, serving delivery callbacks meanwhile."""
-    wait = t0 + i / rate - time.monotonic()
-    prod.poll(max(wait, 0))
+    prod.poll(0)
+    # poll() returns as soon as it serves one delivery report, so wait in a loop until the slot
+    while (wait := t0 + i / rate - time.monotonic()) > 0:
+        prod.poll(wait)
 
 
 def _progress(enabled: bool) -> Progress:

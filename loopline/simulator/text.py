@@ -332,6 +332,17 @@ CHAT_EXTRA_TURNS = [
 CHAT_FILLERS = ["ok", "thanks!", "👍", "great, thank you", "perfect", "ok thx", "thank you so much", "cool",
                 "alright", "that's all, thanks", "ok will try", "🙏"]
 
+# A chat the customer comes back to hours later: the opener of the resumed question.
+CHAT_RESUMES = ["Hi again, back about this.", "Hello, me again about the same issue.",
+                "Sorry, I got pulled away earlier.", "Picking this up again:", "Hi, following up on my chat from earlier."]
+
+# How an email follow-up opens, by which side took long to write (a reply can wait hours or days).
+FOLLOWUP_THANKS = {
+    "quick": ["Thanks for the quick reply."],
+    "slow_answer": ["Thanks for getting back to me.", "Thanks for your reply."],
+    "slow_customer": ["Sorry for the late reply, I was travelling.", "Apologies for the delay on my side."],
+}
+
 # Second-round questions the customer asks after the first answer, per task.
 FOLLOWUPS = {
     "billing": [

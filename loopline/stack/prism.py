@@ -52,3 +52,64 @@ def pipeline_args(config: PrismConfig, cache_dir: Path) -> list[str]:
             # so two bundles of one key could race on its state. Our source self-checkpoints and needs
             # no runner-initiated splits.
             "--experiments=prism_disable_sdf_split"]
+
+
+class PrismServer:
+    """A Prism job server that a long-running caller owns, in a session of its own.
+
+    Beam's PrismRunner starts Prism in the caller's process group, so a terminal's Ctrl-C or a
+    service manager's SIGTERM to the group kills the runner before the caller can drain the job.
+    The follow service starts this one instead and submits to it (pipelines/follow.py).
+    """
+
+    def __init__(self, config: PrismConfig, cache_dir: Path, log_path: Path):
+        self.binary = ensure_prism(config, cache_dir)
+        self.log_path = Path(log_path)
+        self.process: subprocess.Popen | None = None
+        self.endpoint: str | None = None
+
+    def start(self, timeout_s: float = 30) -> str:
+        import time
+
+        from loopline.stack.kafka import free_port, port_open
+
+        port = free_port()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([str(self.binary), "--job_port", str(port), "--serve_http=false",
+                                             "--log_level", "warn", "--log_kind", "text"],
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(f"Prism exited with {self.process.returncode} at start; see {self.log_path}")
+            if port_open("127.0.0.1", port):
+                self.endpoint = f"localhost:{port}"
+                return self.endpoint
+            time.sleep(0.1)
+        self.stop()
+        raise StackError(f"Prism did not listen on port {port} within {timeout_s:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the thread that started it dies (Linux), so a
+    supervisor killed with SIGKILL never leaves an orphaned runner behind. A session of its own
+    keeps group signals away, so nothing else would end it."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the caller's stop() is the only cleanup
