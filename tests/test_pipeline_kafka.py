@@ -284,3 +284,33 @@ def test_deletion_event_removes_the_subject_from_store_files_and_replays(traffic
     assert store_root.exists()
     traffic.cli("replay", "--from-beginning", "--dataset-version", "after-deletion")
     assert not any(h in r["subject_hashes"] for r in traffic.store("after-deletion").read("CuratedDocument"))
+
+
+def test_admission_does_not_depend_on_batch_boundaries_when_kafka_timestamps_go_backwards(traffic):
+    """Whether an event is admitted or too late is a function of the event: the same topics read in
+    batches of 1, 7 and 2,000 records give the same dataset (the spine; curation plugs in behind it)."""
+    import apache_beam as beam
+
+    from pipelines.run import execute, plan
+
+    regressions = Counter()
+    last = {}
+    for t in sorted(traffic.truth, key=lambda t: (t["topic"], t["partition"], t["offset"])):
+        tp = (t["topic"], t["partition"])
+        regressions[tp] += tp in last and t["arrival_time"] < last[tp]
+        last[tp] = max(last.get(tp, 0), t["arrival_time"])
+    assert sum(regressions.values()) > 50, "the input must have Kafka timestamps that go backwards"
+
+    datasets = {}
+    for batch_size in (1, 7, 2000):
+        cfg = traffic.cfg.model_copy(deep=True)
+        cfg.pipeline.source.batch_size = batch_size
+        name = f"batch-{batch_size}"
+        execute(cfg, plan(cfg, dataset=name, follow=False), "fnapi", curation=beam.Map(lambda thread: thread))
+        store = traffic.store(name)
+        assert accounted_total(store) == EVENTS
+        datasets[batch_size] = (all_records(store), dict(next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root)
+                                                              if d["name"] == name)["dead_letters"]))
+    assert datasets[1] == datasets[7] == datasets[2000]
+    exp = expected(traffic)
+    assert datasets[1][1] == dict(Counter(exp["dead"].values())), "dead letters are exactly the malformed and too-late events"
