@@ -173,6 +173,19 @@ class PairsConfig(Section):
         r"\byour request has been received\b", r"nicht im büro", r"abwesenheit", r"absent\(?e?\)? du bureau", r"fuera de la oficina",
         r"réponse automatique", r"respuesta automática"],
         description="Case-insensitive regexes marking canned auto-replies / out-of-office messages: never prompts or answers.")
+    support_senders: dict[str, list[str]] = Field(default_factory=lambda: {"acme": ["@acme.com"]},
+        description="Email carries no role field: per tenant (EmailEvent.tenant), the addresses ('support@acme.com') and "
+                    "domains ('@acme.com', the whole domain, not its subdomains) the support side mails from. For a listed "
+                    "tenant a mail from one of them is the agent's, any other the customer's. For a tenant not listed, roles "
+                    "follow the In-Reply-To chain: a thread's first mail is the customer's; a reply addressed to the author "
+                    "of the mail it answers is the other side's, one sent to that mail's recipients the same side's; a "
+                    "sender keeps one role per thread; a mail it cannot place is in no pair. The default covers "
+                    "the embedded simulator's tenant: agents mail from first.last@acme.com and support@acme.com, "
+                    "automated acknowledgements from noreply@acme.com (see automated_senders).")
+    automated_senders: list[str] = Field(default_factory=lambda: [
+        "noreply", "no-reply", "donotreply", "do-not-reply", "mailer-daemon", "postmaster", "notifications"],
+        description="Local parts (before '@', case aside, '+tag' ignored) of addresses that only send automated mail: "
+                    "their mail is the system's, in any tenant, and never a prompt or an answer.")
 
 
 class StoreConfig(Section):

@@ -14,11 +14,15 @@ from pipelines.scrub import ScrubThreads
 
 
 class Curate(beam.PTransform):
-    """Threads -> {"threads": curated Threads, DEAD: (dead letters of each stage, ...)}."""
+    """Threads -> {"threads": curated Threads, DEAD: (dead letters of each stage, ...)}.
 
-    def __init__(self, config: PipelineConfig, dedup_dir: str):
+    `dataset_dir` (CuratedStore(root, dataset).path) is where the pairs stage keeps the dataset's thread
+    history (`<dataset_dir>/history`), so threads that resume in a later window still pair; None: it pairs
+    within each window only."""
+
+    def __init__(self, config: PipelineConfig, dedup_dir: str, dataset_dir: str | None = None):
         super().__init__()
-        self.config, self.dedup_dir = config, dedup_dir
+        self.config, self.dedup_dir, self.dataset_dir = config, dedup_dir, dataset_dir
 
     def expand(self, threads):
         c = self.config
@@ -26,5 +30,5 @@ class Curate(beam.PTransform):
         scrubbed = cleaned.threads | "Scrub" >> ScrubThreads(c.scrub)
         ordered = scrubbed.threads | "Order" >> InCanonicalOrder(c.dedup.order_batch_s)  # dedup survivors must not depend on the runner
         deduped = ordered | "Dedup" >> DedupThreads(c.dedup, self.dedup_dir)
-        paired = deduped.threads | "Pairs" >> ExtractPairs(c.pairs)
+        paired = deduped.threads | "Pairs" >> ExtractPairs(c.pairs, self.dataset_dir)
         return {"threads": paired.threads, DEAD: (cleaned[DEAD], scrubbed[DEAD], deduped[DEAD], paired[DEAD])}

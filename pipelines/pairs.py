@@ -1,26 +1,46 @@
 """Extract prompt/response pairs from curated threads, with a quality score and a task label.
 
+Roles come from facts, never from position: chat `sender_role` and ticket `author_role` say who wrote
+a message; an email is the agent's when it comes from the tenant's support addresses or domains
+(`pairs.support_senders`), the system's when it comes from an automated sender (noreply@...), else the
+customer's; for a tenant not configured, roles follow the In-Reply-To chain (see PairExtractor.roles).
+One rule holds for every pair, checked in one place (PairExtractor._admissible): its prompts are
+customer messages and its response is an agent's.
+
 Per source kind:
-  ticket: the customer's opening (plus customer comments) -> the agent's resolution;
+  ticket: the customer's opening and comments since the last resolution -> the agent's resolution;
   chat:   consecutive customer turns -> the most relevant of the agent messages that follow;
-  email:  an inbound customer email -> the agent's reply.
+  email:  the customer's mails since the last answer -> the agent's reply.
 Empty (filler), duplicate and auto-reply messages are never prompts or answers. Quality in [0, 1]:
 0 outside the length bounds or for a canned auto-reply, else 0.35 * substance of both sides
 (a one-line "thanks" is not a question) + 0.45 * the answer's lexical relevance to the question
 + 0.2 * how much of the answer is left once placeholders are discounted.
+
+Threads that resume: a thread key's later session (a ticket answered the next day, an email reply a
+week later) is a new window. With a thread history (pipelines/history.py) the stage reads the key's
+messages from windows that ended before this one, extracts over earlier + current messages, keeps the
+pairs whose response is in this window (the others were written with their own window), and then
+records this window's messages. Threads reach this stage in (window end, key) order
+(pipelines/ordering.py), and a window only ever reads windows that ended before it, so a window
+re-processed after a crash, or in a replay, yields the same pairs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import NamedTuple
+from pathlib import Path
+from typing import NamedTuple, Union
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from loopline.config import PairsConfig
+from loopline.store import CuratedStore
 from pipelines.deadletter import DEAD
 from pipelines.decode import Event
+from pipelines.history import Coordinates, HistoryMessage, ThreadHistory, history_dir
+from pipelines.records import thread_subjects
 from pipelines.windowing import Thread, ThreadStage
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -29,12 +49,40 @@ _STOP = frozenset("""a an and are as at be been but by can could do does for fro
 is it its just me my of on or our please so that the their them then there this to was we were what when which who will
 with would you your yours thanks thank regards dear team support""".split())
 
+MESSAGE_KINDS = ("chat", "email", "ticket")
+ROLES = {"chat": ("customer", "agent", "bot"), "ticket": ("customer", "agent", "system")}
+ROLE_FIELDS = {"chat": "sender_role", "ticket": "author_role"}
+AUTHOR_FIELDS = {"chat": "sender_id", "email": "from_address", "ticket": "author_id"}
+
+Message = Union[Event, HistoryMessage]  # a message of this window, or of an earlier window of the same thread
+
 
 class Pair(NamedTuple):
-    prompts: tuple[Event, ...]
-    response: Event
+    prompts: tuple[Message, ...]   # customer messages, in event order; earlier windows' ones are HistoryMessages
+    response: Event                # an agent's message, always of the thread being processed
     quality: float
     task: str
+
+
+class Turn(NamedTuple):
+    """A message as pairing sees it."""
+    message: Message
+    role: str | None      # customer | agent | bot | system; None: not known (never in a pair)
+    text: str
+    usable: bool
+    window_end_ms: int    # the session window it belongs to
+    current: bool         # in the thread being processed (not from the history)
+
+
+def ref(value: str | None) -> str | None:
+    """A Message-ID as the history keeps it: enough to follow In-Reply-To, nothing to read."""
+    return hashlib.sha256(f"loopline-ref:{value.strip()}".encode()).hexdigest()[:32] if value else None
+
+
+def author_key(e: Event) -> str:
+    """Who wrote it, as the history keeps it (equality only)."""
+    author = e.record[AUTHOR_FIELDS[e.kind]]
+    return ref(author.strip().casefold() if e.kind == "email" else author)
 
 
 class PairExtractor:
@@ -44,70 +92,171 @@ class PairExtractor:
         self.config = config
         self.auto_reply = re.compile("|".join(config.auto_reply_patterns), re.IGNORECASE)
         self.task_words = {task: [w.lower() for w in words] for task, words in config.task_keywords.items()}
+        self.support = {tenant.casefold(): ({s.casefold() for s in senders if not s.startswith("@")},
+                                            {s[1:].casefold() for s in senders if s.startswith("@")})
+                        for tenant, senders in config.support_senders.items()}
+        self.automated = {s.casefold() for s in config.automated_senders}
 
-    def text(self, e: Event) -> str:
+    def text(self, e: Message) -> str:
+        if isinstance(e, HistoryMessage):
+            return e.text
         return e.text if e.text is not None else (e.record.get("text") or e.record.get("body_text") or "")
 
-    def usable(self, e: Event) -> bool:
+    def usable(self, e: Message) -> bool:
+        if isinstance(e, HistoryMessage):
+            return e.usable
         text = self.text(e)
         return bool(text.strip()) and e.duplicate_of is None and not self.auto_reply.search(text)
 
-    def extract(self, thread: Thread) -> list[Pair]:
-        events = [e for e in thread.events if e.kind in ("chat", "email", "ticket")]
-        if not events:
+    # --- roles -------------------------------------------------------------------------------------
+
+    def declared_role(self, e: Message) -> str | None:
+        """The role a message states by itself: its role field, or for email its sender's address."""
+        if isinstance(e, HistoryMessage):
+            return e.role
+        r = e.record
+        if e.kind in ROLES:
+            role = r[ROLE_FIELDS[e.kind]]
+            return role if role in ROLES[e.kind] else None
+        address = r["from_address"].strip().casefold()
+        local, _, domain = address.rpartition("@")
+        if local.split("+", 1)[0] in self.automated:
+            return "system"
+        senders = self.support.get((r.get("tenant") or "").casefold())
+        if senders is None:
+            return None  # not configured: the In-Reply-To chain decides (roles())
+        addresses, domains = senders
+        return "agent" if address in addresses or domain in domains else "customer"
+
+    def roles(self, messages: list[Message]) -> list[str | None]:
+        """Each message's role, in the context of its thread (earlier windows included). Email of a tenant
+        not configured follows the In-Reply-To chain: a sender keeps one role per thread; a mail that starts
+        the thread is the customer's; a reply addressed to the author of the mail it answers is from the
+        other side (to a customer: the agent's; to an agent or an automated mail: the customer's); a reply
+        sent to that mail's own recipients comes from its author's side (a second address, a colleague).
+        What cannot be placed stays None and is in no pair."""
+        roles = [self.declared_role(m) for m in messages]
+        if all(r is not None for r in roles) or messages[0].kind != "email":
+            return roles
+        mails = [_mail_refs(m) for m in messages]
+        by_ref = {mail.own: i for i, mail in enumerate(mails) if mail.own}
+        known: dict[str, str] = {}
+        for mail, role in zip(mails, roles):
+            if role in ("customer", "agent"):
+                known.setdefault(mail.author, role)
+        changed = True
+        while changed:
+            changed = False
+            for i, mail in enumerate(mails):
+                if roles[i] is not None:
+                    continue
+                role = known.get(mail.author)
+                if role is None and mail.reply_to is None:
+                    role = "customer"
+                elif role is None and (parent := by_ref.get(mail.reply_to)) is not None and roles[parent] is not None:
+                    if mails[parent].author in mail.recipients or not set(mails[parent].recipients) & set(mail.recipients):
+                        role = "agent" if roles[parent] == "customer" else "customer"
+                    elif roles[parent] in ("customer", "agent"):
+                        role = roles[parent]
+                if role is not None:
+                    roles[i] = role
+                    known.setdefault(mail.author, role)
+                    changed = True
+        return roles
+
+    # --- extraction --------------------------------------------------------------------------------
+
+    def turns(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Turn]:
+        """The thread's messages after the key's messages from earlier windows, each with its role."""
+        current = [e for e in thread.events if e.kind in MESSAGE_KINDS]
+        if not current:
             return []
-        kind = events[0].kind
-        raw = {"ticket": self._ticket, "chat": self._chat, "email": self._email}[kind](events)
-        return [self._scored(prompts, response) for prompts, response in raw]
+        messages: list[Message] = [m for m in earlier if m.kind == current[0].kind] + current
+        roles = self.roles(messages)
+        n_earlier = len(messages) - len(current)
+        return [Turn(m, role, self.text(m), self.usable(m), m.window_end_ms if i < n_earlier else thread.end_ms,
+                     i >= n_earlier) for i, (m, role) in enumerate(zip(messages, roles))]
 
-    def _ticket(self, events: list[Event]):
-        prompts = [e for e in events if e.record["author_role"] == "customer" and self.usable(e)]
-        resolved = [e for e in events if e.record["event_type"] == "resolved" and e.record["author_role"] == "agent"
-                    and self.usable(e)]
-        return [(tuple(prompts), resolved[-1])] if prompts and resolved else []
+    def extract(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Pair]:
+        """Pairs whose response is in `thread`; prompts may come from `earlier` windows of its key."""
+        return self.pairs(self.turns(thread, earlier))
 
-    def _chat(self, events: list[Event]):
-        pairs, prompts, answers = [], [], []
-        for e in events + [None]:
-            role = e.record["sender_role"] if e is not None else "customer"
-            if role == "customer":
-                if answers and prompts:
-                    pairs.append((tuple(prompts), self._best_answer(prompts, answers)))
-                    prompts = []
-                answers = []
-                if e is not None and self.usable(e):
-                    prompts.append(e)
-            elif role == "agent" and self.usable(e):
-                answers.append(e)
-        return pairs
+    def pairs(self, turns: list[Turn]) -> list[Pair]:
+        if not turns:
+            return []
+        kind = turns[0].message.kind
+        raw = {"ticket": self._ticket, "chat": self._chat, "email": self._email}[kind](turns)
+        return [self._scored(prompts, response) for prompts, response in raw
+                if response.current and self._admissible(prompts, response)]
 
-    def _email(self, events: list[Event]):
-        """The thread's first sender is the customer; a usable mail from anyone else answers their latest question."""
-        customer = events[0].record["from_address"]
-        pairs, question = [], None
-        for e in events:
-            if not self.usable(e):
+    @staticmethod
+    def _admissible(prompts: tuple[Turn, ...], response: Turn) -> bool:
+        """THE invariant, the one place it is enforced: only customer messages ask, only an agent answers,
+        and neither side is empty, a duplicate or an auto-reply."""
+        return (bool(prompts) and all(p.role == "customer" and p.usable for p in prompts)
+                and response.role == "agent" and response.usable)
+
+    def _ticket(self, turns: list[Turn]):
+        """Each agent resolution answers the customer's opening and comments since the previous one."""
+        pairs, prompts = [], []
+        for t in turns:
+            if not t.usable:
                 continue
-            if e.record["from_address"] == customer:
-                question = e
-            elif question is not None:
-                pairs.append(((question,), e))
-                question = None
+            if t.role == "customer":
+                prompts.append(t)
+            elif t.role == "agent" and _event_type(t.message) == "resolved":
+                if prompts:
+                    pairs.append((tuple(prompts), t))
+                prompts = []
         return pairs
 
-    def _best_answer(self, prompts, answers: list[Event]) -> Event:
+    def _chat(self, turns: list[Turn]):
+        """Consecutive customer turns, answered by the best of the agent messages until the next customer
+        turn. A window's end closes its answers (that pair was written with it); customer turns still
+        unanswered at its end carry over into the next window."""
+        pairs, prompts, answers = [], [], []
+        for i, t in enumerate(turns + [None]):
+            boundary = t is None or (i > 0 and t.window_end_ms != turns[i - 1].window_end_ms)
+            if (t is None or t.role == "customer" or boundary) and answers:
+                if prompts:
+                    pairs.append((tuple(prompts), self._best_answer(prompts, answers)))
+                prompts, answers = [], []
+            if t is None:
+                break
+            if t.role == "customer":
+                answers = []
+                if t.usable:
+                    prompts.append(t)
+            elif t.role == "agent" and t.usable:
+                answers.append(t)
+        return pairs
+
+    def _email(self, turns: list[Turn]):
+        """The customer's usable mails since the last answer -> the agent's next usable mail."""
+        pairs, prompts = [], []
+        for t in turns:
+            if not t.usable:
+                continue
+            if t.role == "customer":
+                prompts.append(t)
+            elif t.role == "agent" and prompts:
+                pairs.append((tuple(prompts), t))
+                prompts = []
+        return pairs
+
+    def _best_answer(self, prompts: list[Turn], answers: list[Turn]) -> Turn:
         """Of the agent messages after a question, the one that looks most like the answer: relevant
         to it, and substantive (an introduction or a wrap-up is shorter than the answer itself)."""
-        return max(answers, key=lambda a: self._relevance(prompts, a) + min(len(self.text(a).split()), 60) / 60)
+        return max(answers, key=lambda a: self._relevance(prompts, a) + min(len(a.text.split()), 60) / 60)
 
-    def _relevance(self, prompts, answer: Event) -> float:
-        q = _content_words(" ".join(self.text(p) for p in prompts))
-        a = _content_words(self.text(answer))
+    def _relevance(self, prompts, answer: Turn) -> float:
+        q = _content_words(" ".join(p.text for p in prompts))
+        a = _content_words(answer.text)
         return len(q & a) / len(q) if q and a else 0.0
 
-    def _scored(self, prompts: tuple[Event, ...], response: Event) -> Pair:
-        prompt_text = "\n\n".join(self.text(p) for p in prompts)
-        answer_text = self.text(response)
+    def _scored(self, prompts: tuple[Turn, ...], response: Turn) -> Pair:
+        prompt_text = "\n\n".join(p.text for p in prompts)
+        answer_text = response.text
         c = self.config
         in_bounds = all(c.min_chars <= len(t) <= c.max_chars for t in (prompt_text, answer_text))
         if not in_bounds or self.auto_reply.search(answer_text):
@@ -118,13 +267,57 @@ class PairExtractor:
             substance = 1 - len(_PLACEHOLDER.findall(answer_text)) / max(1, len(words))
             length = min(1.0, len(prompt_text.split()) / 8) * min(1.0, len(words) / 12)
             quality = round(0.35 * length + 0.45 * relevance + 0.2 * substance, 4)
-        return Pair(prompts, response, quality, self.task(prompt_text))
+        return Pair(tuple(p.message for p in prompts), response.message, quality, self.task(prompt_text))
 
     def task(self, text: str) -> str:
         lowered = text.lower()
         hits = {task: sum(lowered.count(w) for w in words) for task, words in self.task_words.items()}
         best = max(hits, key=lambda t: (hits[t], t)) if hits else "other"
         return best if hits.get(best) else "other"
+
+    # --- history -----------------------------------------------------------------------------------
+
+    def history_messages(self, thread: Thread, turns: list[Turn], subjects: list[str]) -> list[HistoryMessage]:
+        """This window's messages as the history keeps them (`subjects`: hashes of everyone in the thread)."""
+        out = []
+        for t in turns:
+            if not t.current:
+                continue
+            e: Event = t.message
+            email = e.kind == "email"
+            out.append(HistoryMessage(
+                key=thread.key, source=Coordinates(e.source.topic, e.source.partition, e.source.offset),
+                window_end_ms=thread.end_ms, event_time_ms=e.event_time_ms, kind=e.kind, role=t.role,
+                author=author_key(e), text=t.text, usable=t.usable, event_type=_event_type(e),
+                message_ref=ref(e.record["message_id"]) if email else None,
+                reply_to_ref=ref(e.record["in_reply_to"]) if email else None,
+                recipients=_recipients(e) if email else (),
+                pii_counts=tuple(e.pii_counts), subjects=tuple(subjects)))
+        return out
+
+
+class _MailRefs(NamedTuple):
+    author: str
+    own: str | None
+    reply_to: str | None
+    recipients: tuple[str, ...]
+
+
+def _mail_refs(m: Message) -> _MailRefs:
+    if isinstance(m, HistoryMessage):
+        return _MailRefs(m.author, m.message_ref, m.reply_to_ref, m.recipients)
+    r = m.record
+    return _MailRefs(author_key(m), ref(r["message_id"]), ref(r["in_reply_to"]), _recipients(m))
+
+
+def _recipients(e: Event) -> tuple[str, ...]:
+    return tuple(sorted({ref(a.strip().casefold()) for a in e.record["to_addresses"]}))
+
+
+def _event_type(m: Message) -> str | None:
+    if isinstance(m, HistoryMessage):
+        return m.event_type
+    return m.record["event_type"] if m.kind == "ticket" else None
 
 
 def _content_words(text: str) -> set[str]:
@@ -134,29 +327,56 @@ def _content_words(text: str) -> set[str]:
 class _ExtractPairs(ThreadStage):
     stage = "pairs"
 
-    def __init__(self, config: PairsConfig):
-        self.config = config
+    def __init__(self, config: PairsConfig, dataset_dir: str | None):
+        self.config, self.dataset_dir = config, dataset_dir
 
     def setup(self):
         self._extractor = PairExtractor(self.config)
+        self._history = None
+        if self.dataset_dir is not None:
+            dataset = Path(self.dataset_dir)
+            self._history = ThreadHistory(history_dir(dataset))
+            if dataset.parent.name == "datasets" and (store := CuratedStore(dataset.parent.parent, dataset.name)).exists():
+                # a replay starts with the live dataset's forgotten subjects (loopline replay): keep them out of
+                # its history too; deletions during the run reach it through pipelines/sink.py
+                self._history.forget_many(store.forgotten())
+
+    def teardown(self):
+        if self._history is not None:
+            self._history.close()
 
     def handle(self, thread: Thread):
-        extracted = self._extractor.extract(thread)
+        earlier = []
+        if self._history is not None:
+            earlier = self._history.earlier(thread.key, thread.end_ms,
+                                            exclude=[(e.source.topic, e.source.partition, e.source.offset)
+                                                     for e in thread.events])
+        turns = self._extractor.turns(thread, earlier)
+        extracted = self._extractor.pairs(turns)
         kept = [p for p in extracted if p.quality >= self.config.min_quality]
+        if self._history is not None and turns:
+            # everyone in the thread so far: forgetting any of them removes all of its rows, later windows' too
+            subjects = sorted(set(thread_subjects(thread)).union(*(m.subjects for m in earlier)))
+            self._history.record(self._extractor.history_messages(thread, turns, subjects))
         for p in extracted:
             Metrics.counter("loopline", f"pairs.quality.{min(9, int(p.quality * 10)) / 10:.1f}").inc()
         for p in kept:
             Metrics.counter("loopline", f"pairs.task.{p.task}").inc()
+            if any(isinstance(m, HistoryMessage) for m in p.prompts):
+                Metrics.counter("loopline", "pairs.across_windows").inc()
         Metrics.counter("loopline", "pairs.below_min_quality").inc(len(extracted) - len(kept))
         yield thread._replace(pairs=tuple(kept))
 
 
 class ExtractPairs(beam.PTransform):
-    """Threads -> Threads carrying their prompt/response pairs (main "threads"), dead letters (DEAD)."""
+    """Threads -> Threads carrying their prompt/response pairs (main "threads"), dead letters (DEAD).
 
-    def __init__(self, config: PairsConfig):
+    `dataset_dir` (CuratedStore(root, dataset).path): keep the dataset's thread history there, so a
+    thread that resumes in a later window pairs across windows. None: each window on its own."""
+
+    def __init__(self, config: PairsConfig, dataset_dir: str | None = None):
         super().__init__()
-        self.config = config
+        self.config, self.dataset_dir = config, None if dataset_dir is None else str(dataset_dir)
 
     def expand(self, threads):
-        return threads | "Extract" >> beam.ParDo(_ExtractPairs(self.config)).with_outputs(DEAD, main="threads")
+        return threads | "Extract" >> beam.ParDo(_ExtractPairs(self.config, self.dataset_dir)).with_outputs(DEAD, main="threads")

@@ -17,12 +17,14 @@ from apache_beam.metrics import Metrics
 from loopline.store import Unit, subject_hash
 from pipelines.deadletter import DEAD
 from pipelines.decode import Event
+from pipelines.history import HistoryMessage
 from pipelines.windowing import Thread, ThreadStage
 
 SUBJECT_FIELDS = {"chat": "sender_id", "email": "from_address", "ticket": "author_id"}
 
 
 def lineage(events) -> list[dict]:
+    """Kafka coordinates of Events, or of HistoryMessages (messages of earlier windows), which name them alike."""
     return [{"topic": e.source.topic, "partition": e.source.partition, "offset": e.source.offset} for e in events]
 
 
@@ -49,6 +51,13 @@ def thread_subjects(thread: Thread) -> list[str]:
         if e.kind == "email":
             ids.update(e.record["to_addresses"])
     return sorted(subject_hash(i) for i in ids)
+
+
+def pair_subjects(pair, subjects: list[str]) -> list[str]:
+    """A pair's subjects: its window's (`subjects`), plus, when prompts come from earlier windows of the
+    thread (the thread history), everyone in the thread up to those windows: the pair carries their data too."""
+    earlier = {s for m in pair.prompts if isinstance(m, HistoryMessage) for s in m.subjects}
+    return sorted(earlier.union(subjects)) if earlier else subjects
 
 
 def curated_text(event: Event) -> str:
@@ -139,10 +148,11 @@ class _ToUnit(ThreadStage):
             elif event.duplicate_of is None and curated_text(event).strip():
                 records.setdefault("CuratedDocument", []).append(_document(event, thread, subjects, self.version))
         for pair in thread.pairs:
-            records.setdefault("CuratedPair", []).append(_pair(pair, thread, subjects, self.version))
+            records.setdefault("CuratedPair", []).append(_pair(pair, thread, pair_subjects(pair, subjects), self.version))
         self.units.inc()
         yield Unit(records=records, offsets=tuple((e.source.topic, e.source.partition, e.source.offset)
-                                                  for e in thread.events))
+                                                  for e in thread.events),
+                   arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events))
 
 
 class ThreadsToRecords(beam.PTransform):

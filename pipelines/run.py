@@ -110,7 +110,8 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PT
         lambda e, _: 0 if e.kind == "deletion" else 1, 2)
     deletions | "ApplyDeletions" >> ApplyDeletions(cfg.kafka.bootstrap, root, run.dataset)
     windowed = messages | "Window" >> WindowThreads(pc.window)
-    curated = windowed["threads"] | "Curate" >> (curation or Curate(pc, str(dedup_dir(cfg, run.dataset))))
+    curated = windowed["threads"] | "Curate" >> (curation or Curate(pc, str(dedup_dir(cfg, run.dataset)),
+                                                                     str(CuratedStore(root, run.dataset).path)))
     threads, curation_dead = (curated["threads"], curated[DEAD]) if isinstance(curated, dict) else (curated, ())
     units = threads | "Records" >> ThreadsToRecords(pc.version)
     units.units | "WriteStore" >> WriteToStore(cfg.kafka.bootstrap, root, run.dataset)

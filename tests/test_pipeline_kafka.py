@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 from loopline.cli import app
-from loopline.config import DEADLETTER_TOPIC, DedupConfig, LooplineConfig
+from loopline.config import DEADLETTER_TOPIC, DedupConfig, LooplineConfig, ScrubConfig
 from loopline.simulator.produce import parse_start, simulate
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
@@ -32,7 +32,10 @@ from pipelines.progress import consumer_group
 from tests.conftest import kafka_config
 
 EVENTS = 2000
-STRUCTURED_PII = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
+# Share of a PII type's distinct values that may appear verbatim in the store: 0 for every type but
+# names, whose bound is the measured rate (2 of 436 distinct names, seed 5) plus a small margin; a first
+# name alone can be an ordinary word elsewhere. Simulator text: real-text recall is issue 9's business.
+LEAK_ALLOWED = {"PERSON": 0.01}
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -78,6 +81,12 @@ def traffic(tmp_path_factory, cache_dir) -> Traffic:
     truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
     yield Traffic(home, broker, truth)
     broker.stop()
+
+
+@pytest.fixture(scope="module")
+def live(traffic) -> str:
+    """The bounded run into `live` that several tests compare against: built once, its CLI output."""
+    return traffic.cli("run", "--until-now").output
 
 
 def coord(t: dict) -> tuple[str, int, int]:
@@ -146,6 +155,15 @@ def accounted_total(store: CuratedStore) -> int:
     return sum(b - a + 1 for rs in store.accounted().values() for a, b in rs) if store.exists() else 0
 
 
+def end_offsets(traffic: Traffic) -> dict[tuple[str, int], int]:
+    c = Consumer({"bootstrap.servers": traffic.broker.config.bootstrap, "group.id": "ends"})
+    try:
+        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+                for t in traffic.cfg.pipeline.source.topics for p in c.list_topics(t, timeout=10).topics[t].partitions}
+    finally:
+        c.close()
+
+
 def dead_letters(traffic: Traffic) -> dict[tuple, set[str]]:
     c = Consumer({"bootstrap.servers": traffic.broker.config.bootstrap, "group.id": "dl-check", "enable.auto.commit": False})
     parts = c.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC].partitions
@@ -164,10 +182,10 @@ def dead_letters(traffic: Traffic) -> dict[tuple, set[str]]:
     return out
 
 
-def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest(traffic):
+def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest(traffic, live):
     exp = expected(traffic)
     assert exp["dead"] and exp["deleted"], "the traffic must exercise dead letters and deletions"
-    out = traffic.cli("run", "--until-now").output
+    out = live
     assert "report:" in out
     store = traffic.store("live")
     assert_store_consistent(store, exp)
@@ -192,15 +210,21 @@ def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest
     assert all_records(store) == before
 
 
-def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic):
+def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic, live):
     exp = expected(traffic)
     store = traffic.store("live")
     corpus = "\n".join([r["text"] for r in store.read("CuratedDocument")]
                        + [f"{r['instruction']}\n{r['output']}" for r in store.read("CuratedPair")]
                        + [f"{r['prompt']}\n{r['response']}\n{r['comment'] or ''}" for r in store.read("FeedbackExample")])
-    structured = {p["value"] for t in traffic.truth for p in t["pii"] if p["type"] in STRUCTURED_PII}
-    leaked = [v for v in structured if v in corpus or v.replace(" ", "") in corpus]
-    assert structured and not leaked, f"{len(leaked)} raw PII values reached the store"
+    values = defaultdict(set)
+    for t in traffic.truth:
+        for p in t["pii"]:
+            values[p["type"]].add(p["value"])
+    assert set(values) >= set(ScrubConfig().entities), "the traffic must carry every PII type the scrubber knows"
+    leaked = {kind: {v for v in vs if v in corpus or v.replace(" ", "") in corpus} for kind, vs in values.items()}
+    print("values leaked into the store, by type:", {k: f"{len(leaked[k])}/{len(values[k])}" for k in sorted(values)})
+    for kind in ScrubConfig().entities:  # every type the scrubber knows, at its measured rate (+ a small margin)
+        assert len(leaked[kind]) <= LEAK_ALLOWED.get(kind, 0) * len(values[kind]), (kind, sorted(leaked[kind])[:5])
 
     total = masked = 0
     for r in store.read("CuratedDocument"):
@@ -215,10 +239,23 @@ def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic):
     assert masked / total >= 0.9
     pairs = list(store.read("CuratedPair"))
     assert pairs and {p["task"] for p in pairs} >= {"billing", "technical", "account", "shipping"}
+    # roles from the ground truth, not from the production rule: prompts are the customer's, answers the agent's
+    role = {coord(t): t["role"] for t in traffic.truth}
+    inverted = [p["pair_id"] for p in pairs
+                if any(role[(l["topic"], l["partition"], l["offset"])] != "customer" for l in p["lineage"][:-1])
+                or role[tuple(p["lineage"][-1][k] for k in ("topic", "partition", "offset"))] != "agent"]
+    times = defaultdict(list)
+    for t in traffic.truth:
+        if t["thread_id"] and not t["malformed"]:
+            times[t["thread_id"]].append(t["event_time"])
+    gap_ms = traffic.cfg.pipeline.window.session_gap_s * 1000
+    spanning = [k for k, ts in times.items() if any(b - a >= gap_ms for a, b in zip(sorted(ts), sorted(ts)[1:]))]
+    assert len(spanning) > 20, "the traffic must have threads whose replies come after the session gap"
+    assert not inverted, f"{len(inverted)} of {len(pairs)} pairs have a non-customer prompt or a non-agent answer"
     assert all(0.0 <= p["quality_score"] <= 1.0 for p in pairs)
 
 
-def test_follow_mode_on_prism_writes_exactly_the_bounded_records(traffic):
+def test_follow_mode_on_prism_writes_exactly_the_bounded_records(traffic, live):
     """Follow on Prism accounts every offset and writes record for record what the bounded run wrote."""
     traffic.cli("run", "--follow", "--idle-stop", "4", "--dataset", "follow")
     follow = traffic.store("follow")
@@ -226,7 +263,7 @@ def test_follow_mode_on_prism_writes_exactly_the_bounded_records(traffic):
     assert all_records(follow) == all_records(traffic.store("live"))
 
 
-def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic):
+def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic, live):
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay1")
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay2")
     first = all_records(traffic.store("replay1"))
@@ -236,7 +273,7 @@ def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic):
     assert "replay1" in listed and "replay2" in listed
 
 
-def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(traffic):
+def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(traffic, live):
     """Kill the follow pipeline (and its Prism runner) at three random points of its progress, restart each time."""
     exp = expected(traffic)
     store = traffic.store("crashy")
@@ -258,32 +295,6 @@ def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(tr
     assert accounted_total(store) == EVENTS
     assert_store_consistent(store, exp)
     assert set(lineage_counts(store, "CuratedDocument")) == set(lineage_counts(traffic.store("live"), "CuratedDocument"))
-
-
-def test_deletion_event_removes_the_subject_from_store_files_and_replays(traffic):
-    store = traffic.store("live")
-    doc = next(r for r in store.read("CuratedDocument") if r["source_kind"] == "ticket")
-    record = json.loads(traffic.values[(doc["lineage"][0]["topic"], doc["lineage"][0]["partition"], doc["lineage"][0]["offset"])])
-    subject = record["author_id"] if record.get("author_id", "").startswith("cust") else None
-    subject = subject or next(json.loads(traffic.values[(l["topic"], l["partition"], l["offset"])])["author_id"]
-                              for r in store.read("CuratedDocument") if r["window"]["key"] == doc["window"]["key"]
-                              for l in r["lineage"])
-    h = subject_hash(subject)
-    assert any(h in r["subject_hashes"] for r in store.read("CuratedDocument"))
-
-    prod = Producer({"bootstrap.servers": traffic.broker.config.bootstrap, "acks": "all"})
-    prod.produce("events.deletion", key=subject.encode(),
-                 value=json.dumps({"subject_id": subject, "event_time": int(time.time() * 1000)}).encode())
-    assert prod.flush(10) == 0
-    traffic.cli("run", "--until-now")
-
-    assert not any(h in r["subject_hashes"] for r in store.read("CuratedDocument"))
-    for path in (store_root := traffic.cfg.store_root / "datasets" / "live").rglob("*.avro"):
-        with open(path, "rb") as f:
-            assert not any(h in r.get("subject_hashes", []) for r in fastavro.reader(f)), path
-    assert store_root.exists()
-    traffic.cli("replay", "--from-beginning", "--dataset-version", "after-deletion")
-    assert not any(h in r["subject_hashes"] for r in traffic.store("after-deletion").read("CuratedDocument"))
 
 
 def test_admission_does_not_depend_on_batch_boundaries_when_kafka_timestamps_go_backwards(traffic):
@@ -308,9 +319,36 @@ def test_admission_does_not_depend_on_batch_boundaries_when_kafka_timestamps_go_
         name = f"batch-{batch_size}"
         execute(cfg, plan(cfg, dataset=name, follow=False), "fnapi", curation=beam.Map(lambda thread: thread))
         store = traffic.store(name)
-        assert accounted_total(store) == EVENTS
+        assert accounted_total(store) == sum(end_offsets(traffic).values())
         datasets[batch_size] = (all_records(store), dict(next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root)
                                                               if d["name"] == name)["dead_letters"]))
     assert datasets[1] == datasets[7] == datasets[2000]
     exp = expected(traffic)
     assert datasets[1][1] == dict(Counter(exp["dead"].values())), "dead letters are exactly the malformed and too-late events"
+
+
+def test_deletion_event_removes_the_subject_from_store_files_and_replays(traffic, live):
+    """Appends a deletion to the module's topics, so it runs last."""
+    store = traffic.store("live")
+    doc = next(r for r in store.read("CuratedDocument") if r["source_kind"] == "ticket")
+    record = json.loads(traffic.values[(doc["lineage"][0]["topic"], doc["lineage"][0]["partition"], doc["lineage"][0]["offset"])])
+    subject = record["author_id"] if record.get("author_id", "").startswith("cust") else None
+    subject = subject or next(json.loads(traffic.values[(l["topic"], l["partition"], l["offset"])])["author_id"]
+                              for r in store.read("CuratedDocument") if r["window"]["key"] == doc["window"]["key"]
+                              for l in r["lineage"])
+    h = subject_hash(subject)
+    assert any(h in r["subject_hashes"] for r in store.read("CuratedDocument"))
+
+    prod = Producer({"bootstrap.servers": traffic.broker.config.bootstrap, "acks": "all"})
+    prod.produce("events.deletion", key=subject.encode(),
+                 value=json.dumps({"subject_id": subject, "event_time": int(time.time() * 1000)}).encode())
+    assert prod.flush(10) == 0
+    traffic.cli("run", "--until-now")
+
+    assert not any(h in r["subject_hashes"] for r in store.read("CuratedDocument"))
+    for path in (store_root := traffic.cfg.store_root / "datasets" / "live").rglob("*.avro"):
+        with open(path, "rb") as f:
+            assert not any(h in r.get("subject_hashes", []) for r in fastavro.reader(f)), path
+    assert store_root.exists()
+    traffic.cli("replay", "--from-beginning", "--dataset-version", "after-deletion")
+    assert not any(h in r["subject_hashes"] for r in traffic.store("after-deletion").read("CuratedDocument"))
