@@ -203,6 +203,15 @@ def test_a_resolved_ticket_commits_without_waiting_for_the_session_gap(broker, t
     _produce(broker, "events.ticket", "T-fresh", {**ticket, "event_id": "e2", "event_type": "resolved", "author_role": "agent",
              "author_id": "agent-7", "text": "The CSV export timeout is fixed: exports over 10k rows now run in the "
              "background and you get an email when the file is ready.", "event_time": now - 1000}, now - 1000)
+    # a ticket answered the next day: two sessions of one thread
+    day_ago = now - 26 * 3600_000
+    resumed = dict(ticket_id="T-resumed", product="Billing", tags=[])
+    _produce(broker, "events.ticket", "T-resumed", {**resumed, "event_id": "r1", "event_type": "opened", "author_role": "customer",
+             "author_id": "cust-resumed", "text": "We were charged twice for the November invoice, please refund one payment.",
+             "event_time": day_ago}, day_ago)
+    _produce(broker, "events.ticket", "T-resumed", {**resumed, "event_id": "r2", "event_type": "resolved", "author_role": "agent",
+             "author_id": "agent-3", "text": "You were right, the November invoice was charged twice; the second payment "
+             "is refunded and reaches your card within five days.", "event_time": now - 500}, now - 500)
     _produce(broker, "events.chat", "c-open", {"conversation_id": "c-open", "message_id": "m1", "sender_role": "customer",
              "sender_id": "cust-chat", "text": "Is there a way to change the billing address on my invoices?",
              "event_time": now - 2000, "channel": "web", "tenant": "acme"}, now - 2000)
@@ -215,6 +224,10 @@ def test_a_resolved_ticket_commits_without_waiting_for_the_session_gap(broker, t
         wait_for(lambda: "ticket:T-fresh" in keys(), 90, "the resolved ticket's records did not commit")
         assert "chat:c-open" not in keys(), "a chat without an end marker closed before its gap"
         assert any(p["window"]["key"] == "ticket:T-fresh" for p in run.store().read("CuratedPair"))
+        wait_for(lambda: "ticket:T-resumed" in keys(), 60, "the resumed ticket's records did not commit")
+        [across] = [p for p in run.store().read("CuratedPair") if p["window"]["key"] == "ticket:T-resumed"]
+        assert "charged twice" in across["instruction"] and "refunded" in across["output"]
+        assert across["window"]["start"] > day_ago, "formed in the second session, from the first read back"
         run.stop()
     finally:
         run.kill()
