@@ -85,7 +85,7 @@ def test_pairs_kept_after_the_quality_floor_match_the_expected_pairs(extracted):
     precision, recall = len(hits) / len(kept), len(hits) / len(expected)
     across = sum(any(isinstance(m, HistoryMessage) for m in p.prompts) for p in kept.values())
     print(f"pairs: precision {precision:.3f} recall {recall:.3f} of {len(expected)} expected; {across} across windows")
-    assert precision >= 0.97 and recall >= 0.93
+    assert precision >= 0.97 and recall >= 0.95  # measured 0.982 / 0.965 (seed 5, 5,000 events)
 
 
 def test_prompts_and_tasks(extracted):
@@ -94,7 +94,7 @@ def test_prompts_and_tasks(extracted):
     prompt_exact = sum({ids[_coords(m)] for m in pairs[r].prompts} == set(expected[r]["prompt_ids"]) for r in hits) / len(hits)
     task_accuracy = sum(pairs[r].task == expected[r]["task"] for r in hits) / len(hits)
     print(f"prompt sets exact {prompt_exact:.3f}, task accuracy {task_accuracy:.3f}")
-    assert prompt_exact >= 0.93 and task_accuracy >= 0.78
+    assert prompt_exact >= 0.95 and task_accuracy >= 0.82  # measured 0.967 / 0.839
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -236,7 +236,7 @@ def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic, li
                 total += 1
                 masked += not pattern.search(r["text"])
     print(f"PERSON recall in the store: {masked / total:.3f} of {total}")
-    assert masked / total >= 0.9
+    assert masked / total >= 0.98  # measured 1.000 of 1,063 (seed 5)
     pairs = list(store.read("CuratedPair"))
     assert pairs and {p["task"] for p in pairs} >= {"billing", "technical", "account", "shipping"}
     # roles from the ground truth, not from the production rule: prompts are the customer's, answers the agent's

@@ -98,10 +98,10 @@ def test_no_structured_pii_leaks_and_recall_per_type(plain):
     for t, (hit, total) in recall.items():
         print(f"  {t:15s} {hit:5d}/{total:<5d} {hit / total:.3f}")
     assert not leaks, f"structured PII leaked: {dict(leaks)}"
-    assert recall["PERSON"][0] / recall["PERSON"][1] >= 0.9
     assert set(STRUCTURED) <= set(recall)  # the sample exercises every structured type
-    low = {t: hit / total for t, (hit, total) in recall.items() if hit / total < 0.9}
-    assert not low, f"recall below 0.9: {low}"
+    # measured 1.000 for every type (seed of `plain`, simulator text); allowed: 2% of a type's values, at least one
+    low = {t: f"{hit}/{total}" for t, (hit, total) in recall.items() if total - hit > max(1, 0.02 * total)}
+    assert not low, f"recall fell below the measured level: {low}"
 
 
 def test_raw_html_emails_leak_no_structured_pii(sim, scrub):
