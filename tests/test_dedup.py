@@ -83,7 +83,7 @@ def test_recall_and_precision_against_the_truth(stream, decisions):
     print(f"\noverall {overall}\ncustomer {customer}\nper variation (found, missed): "
           f"{ {v: (found[(v, True)], found[(v, False)]) for v in sorted({v for v, _ in found})} }")
     for s in (overall, customer):
-        assert s["recall"] >= 0.97 and s["precision"] >= 0.975  # measured 0.988/0.990 overall, 0.984/0.987 customer
+        assert s["recall"] >= 0.97 and s["precision"] >= 0.98  # measured 0.988/0.990 overall, 0.984/0.987 customer
     assert all(found[(v, True)] >= 0.9 * (found[(v, True)] + found[(v, False)]) for v, _ in found)
 
 
