@@ -198,17 +198,7 @@ class PairExtractor:
 
     def _ticket(self, turns: list[Turn]):
         """Each agent resolution answers the customer's opening and comments since the previous one."""
-        pairs, prompts = [], []
-        for t in turns:
-            if not t.usable:
-                continue
-            if t.role == "customer":
-                prompts.append(t)
-            elif t.role == "agent" and _event_type(t.message) == "resolved":
-                if prompts:
-                    pairs.append((tuple(prompts), t))
-                prompts = []
-        return pairs
+        return self._answered(turns, lambda t: _event_type(t.message) == "resolved")
 
     def _chat(self, turns: list[Turn]):
         """Consecutive customer turns, answered by the best of the agent messages until the next customer
@@ -233,13 +223,18 @@ class PairExtractor:
 
     def _email(self, turns: list[Turn]):
         """The customer's usable mails since the last answer -> the agent's next usable mail."""
+        return self._answered(turns, lambda t: True)
+
+    @staticmethod
+    def _answered(turns: list[Turn], answers) -> list:
+        """The customer's usable turns since the last answer -> the next usable agent turn that `answers`."""
         pairs, prompts = [], []
         for t in turns:
             if not t.usable:
                 continue
             if t.role == "customer":
                 prompts.append(t)
-            elif t.role == "agent" and prompts:
+            elif t.role == "agent" and answers(t) and prompts:
                 pairs.append((tuple(prompts), t))
                 prompts = []
         return pairs

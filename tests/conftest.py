@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -21,14 +23,35 @@ def cache_dir() -> Path:
     return cfg.LooplineConfig().cache_dir
 
 
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory, cache_dir) -> KafkaBroker:
+@contextmanager
+def running_broker(data_dir: Path, cache_dir: Path) -> Iterator[KafkaBroker]:
     """A real single-node KRaft broker on free loopback ports with its own data dir, topics created."""
-    broker = KafkaBroker(kafka_config(), tmp_path_factory.mktemp("kafka"), cache_dir)
+    broker = KafkaBroker(kafka_config(), data_dir, cache_dir)
     broker.start()
     broker.create_topics()
-    yield broker
-    broker.stop()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def end_offsets(broker: KafkaBroker) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> end offset, for every event topic."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": "ends"})
+    try:
+        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+                for t in cfg.EVENT_TOPICS for p in c.list_topics(t, timeout=10).topics[t].partitions}
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory, cache_dir) -> KafkaBroker:
+    """The session's broker, for tests that don't mind each other's topics."""
+    with running_broker(tmp_path_factory.mktemp("kafka"), cache_dir) as broker:
+        yield broker
 
 
 @pytest.fixture

@@ -17,25 +17,23 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from loopline.config import EVENT_TOPICS, LooplineConfig
+from loopline.config import LooplineConfig
 from loopline.simulator.produce import simulate
 from loopline.stack.kafka import KafkaBroker, free_port
 from loopline.store import CuratedStore
-from tests.conftest import kafka_config
+from tests.conftest import end_offsets, running_broker
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory, cache_dir) -> KafkaBroker:
-    b = KafkaBroker(kafka_config(), tmp_path_factory.mktemp("kafka"), cache_dir)
-    b.start()
-    b.create_topics()
-    yield b
-    b.stop()
+    """A broker of the module's own: its tests account for every offset of every topic."""
+    with running_broker(tmp_path_factory.mktemp("kafka"), cache_dir) as b:
+        yield b
 
 
 class Follow:
@@ -104,15 +102,6 @@ def wait_for(condition, timeout: float, message: str, every: float = 0.5):
             return
         time.sleep(every)
     raise AssertionError(message)
-
-
-def end_offsets(broker: KafkaBroker) -> dict[tuple[str, int], int]:
-    c = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": "ends"})
-    try:
-        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in EVENT_TOPICS for p in c.list_topics(t, timeout=10).topics[t].partitions}
-    finally:
-        c.close()
 
 
 def assert_exactly_once(store: CuratedStore, broker: KafkaBroker) -> None:

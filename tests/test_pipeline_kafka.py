@@ -29,7 +29,7 @@ from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
 from pipelines import deadletter
 from pipelines.progress import consumer_group
-from tests.conftest import kafka_config
+from tests.conftest import end_offsets, running_broker
 
 EVENTS = 2000
 # Share of a PII type's distinct values that may appear verbatim in the store: 0 for every type but
@@ -73,14 +73,11 @@ class Traffic:
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory, cache_dir) -> Traffic:
     home = tmp_path_factory.mktemp("pipeline")
-    broker = KafkaBroker(kafka_config(), home / "kafka", cache_dir)
-    broker.start()
-    broker.create_topics()
-    simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=5, start_ms=parse_start("2026-11-02T09:00:00Z"),
-             truth_path=home / "truth.jsonl", show_progress=False)
-    truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
-    yield Traffic(home, broker, truth)
-    broker.stop()
+    with running_broker(home / "kafka", cache_dir) as broker:
+        simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=5, start_ms=parse_start("2026-11-02T09:00:00Z"),
+                 truth_path=home / "truth.jsonl", show_progress=False)
+        truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
+        yield Traffic(home, broker, truth)
 
 
 @pytest.fixture(scope="module")
@@ -153,15 +150,6 @@ def assert_store_consistent(store: CuratedStore, exp: dict) -> None:
 
 def accounted_total(store: CuratedStore) -> int:
     return sum(b - a + 1 for rs in store.accounted().values() for a, b in rs) if store.exists() else 0
-
-
-def end_offsets(traffic: Traffic) -> dict[tuple[str, int], int]:
-    c = Consumer({"bootstrap.servers": traffic.broker.config.bootstrap, "group.id": "ends"})
-    try:
-        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in traffic.cfg.pipeline.source.topics for p in c.list_topics(t, timeout=10).topics[t].partitions}
-    finally:
-        c.close()
 
 
 def dead_letters(traffic: Traffic) -> dict[tuple, set[str]]:
@@ -319,7 +307,7 @@ def test_admission_does_not_depend_on_batch_boundaries_when_kafka_timestamps_go_
         name = f"batch-{batch_size}"
         execute(cfg, plan(cfg, dataset=name, follow=False), "fnapi", curation=beam.Map(lambda thread: thread))
         store = traffic.store(name)
-        assert accounted_total(store) == sum(end_offsets(traffic).values())
+        assert accounted_total(store) == sum(end_offsets(traffic.broker).values())
         datasets[batch_size] = (all_records(store), dict(next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root)
                                                               if d["name"] == name)["dead_letters"]))
     assert datasets[1] == datasets[7] == datasets[2000]

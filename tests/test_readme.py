@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
 
 from loopline.cli import app
 from loopline.config import LooplineConfig
