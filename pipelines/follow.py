@@ -73,8 +73,12 @@ class FollowService:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
         if self.config.metrics_port is not None:
-            server, self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port,
-                                                      lambda: self._running)
+            try:
+                server, self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port,
+                                                          lambda: self._running)
+            except OSError as e:
+                raise ValueError(f"can't serve metrics on {self.config.metrics_host}:{self.config.metrics_port} ({e.strerror}); "
+                                 "another run may hold it: set pipeline.follow.metrics_port or --metrics-port") from None
             log.info("metrics at http://%s:%d/metrics, health at /healthz", self.config.metrics_host, self.metrics_port)
         failures = 0
         try:
