@@ -31,6 +31,15 @@ class KafkaConfig(Section):
     max_message_bytes: int = Field(2_000_000, description="Broker/topic limit; larger than the pipeline's own oversize limit so oversized events reach the dead-letter path.")
     heap: str = "512m"
     start_timeout_s: float = 90.0
+    raw_retention_ms: int = Field(-1, ge=-1, description="retention.ms of the raw event topics: -1 keeps raw text forever "
+                                  "(the replayable system of record); a deployment that must erase raw text sets a bound, "
+                                  "which limits what a replay can rebuild to that horizon.")
+    deadletter_segment_ms: int = Field(1000, ge=1, description="segment.ms of the compacted dead-letter topic: after a "
+                                       "deletion's tombstones the segment is rolled so the cleaner can remove the erased letters.")
+    deadletter_max_compaction_lag_ms: int = Field(60_000, ge=0, description="max.compaction.lag.ms of the dead-letter "
+                                                  "topic: the longest an erased letter stays in a closed segment.")
+    cleaner_backoff_ms: int = Field(1000, ge=100, description="Broker log.cleaner.backoff.ms: how often the log cleaner "
+                                    "looks for work (dead-letter erasure latency).")
 
     @property
     def bootstrap(self) -> str:

@@ -59,6 +59,7 @@ class Unit:
     records: dict[str, list[dict]]
     offsets: tuple[Offset, ...]
     arrivals_ms: tuple[int, ...] = ()  # Kafka timestamps of its inputs: for end-to-end latency, not stored
+    links: tuple[tuple[str, str], ...] = ()  # subject-hash pairs of one person's ids (pipelines/links.py), not stored
 
 
 @dataclass

@@ -17,7 +17,13 @@ The index (one directory per dataset) survives restarts and is shared by threads
   snapshot-<n>.npz      entries [0, n) as arrays, written every snapshot_every entries: opening
                         loads it with numpy and reads only the log after it
   index.json            the sketch parameters; opening with different ones is refused
+  forgotten.txt         subject hashes forgotten (deletions): their texts are never recorded again
+  epoch                 bumped by every forget(): other instances reload from disk when it changes
   .lock                 flock held while catching up with other writers, deciding and appending
+Each entry carries the subject hashes of its thread (pipelines/records.thread_subjects), so forget()
+can remove every entry of a forgotten person: it rewrites the index as one new snapshot without them
+and deletes every older log and snapshot file, under the lock (a `.pending-snapshot-<n>.npz` written
+first makes the rewrite roll forward after a crash), so no file on disk keeps them.
 An entry's position in the log is its index order. Re-checking an id already in the index decides
 against the entries before it only, so a message re-processed after a crash (indexed, never
 committed) is never a duplicate of itself, and a replay makes the same decisions.
@@ -31,6 +37,7 @@ import json
 import os
 import re
 import struct
+import sys
 import tempfile
 import threading
 import unicodedata
@@ -57,7 +64,7 @@ _FORMAT = 1
 _WORD = re.compile(r"\w+")
 _HEAD = struct.Struct("<II")        # payload length, CRC32 of the payload
 _FIXED = struct.Struct("<16sQBH")   # exact hash, scope hash, flags, id length; then id, sketch, embedding
-_SKETCH, _EMBEDDED = 1, 2           # flags
+_SKETCH, _EMBEDDED, _SUBJECTS = 1, 2, 4   # flags; subjects: u16 count, then 64-char hex hashes
 _LOW, _HIGH = np.uint64(0xFFFFFFFF), np.uint64(0xFFFFFFFF00000000)
 _MIX = np.random.RandomState(20261102).randint(1, 2**63, size=(64, 64), dtype=np.uint64) | np.uint64(1)
 
@@ -101,6 +108,7 @@ class _Prepared(NamedTuple):
     sketch: np.ndarray | None   # MinHash values (uint32)
     keys: np.ndarray | None     # its LSH band keys
     embedding: np.ndarray | None
+    subjects: tuple[str, ...] = ()  # subject hashes of the message's thread
 
 
 class _Rows:
@@ -198,8 +206,9 @@ class DedupIndex:
             prepared = self._embed(prepared)
         with self._locked():
             start = self._count
-            try:
-                results = [self._decide(p) if p else (None, None) for p in prepared]
+            try:  # a forgotten person's text is neither matched nor recorded
+                results = [self._decide(p) if p and not self._forgotten.intersection(p.subjects) else (None, None)
+                           for p in prepared]
                 self._append(start)
             except BaseException:
                 self._reset()  # memory may be ahead of the log: rebuild from disk on the next call
@@ -211,6 +220,29 @@ class DedupIndex:
     def __len__(self) -> int:
         with self._locked():
             return self._count
+
+    def forget(self, subject_hashes: Iterable[str]) -> int:
+        """Remove every entry whose thread included one of these subjects, keep them out from now on, and
+        leave none of them in any file of the index. Returns how many entries were removed."""
+        hashes = set(subject_hashes)
+        if any(not re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes):
+            raise ValueError("forget() takes subject hashes, never raw ids")
+        with self._locked():
+            new = hashes - self._forgotten
+            drop = [pos for pos, subjects in enumerate(self._subjects) if hashes.intersection(subjects)]
+            if not new and not drop:
+                return 0
+            self._forgotten |= hashes
+            atomic_write(self.dir / "forgotten.txt", lambda f: f.write("".join(f"{h}\n" for h in sorted(self._forgotten)).encode()))
+            if drop:
+                arrays = self._arrays(keep=np.setdiff1d(np.arange(self._count), np.array(drop, np.int64)))
+                n = len(arrays["id_ends"])
+                atomic_write(self.dir / f".pending-snapshot-{n:012d}.npz", lambda f: np.savez(f, **arrays))
+            self._bump_epoch()
+            self._roll_forward()
+            self._reset()
+            self._catch_up()
+            return len(drop)
 
     def close(self) -> None:
         with self._mutex:
@@ -225,13 +257,14 @@ class DedupIndex:
 
     # --- deciding ----------------------------------------------------------------------------------
 
-    def _prepare(self, doc_id: str, text: str, scope: Scope = Scope()) -> _Prepared | None:
+    def _prepare(self, doc_id: str, text: str, scope: Scope = Scope(), subjects=()) -> _Prepared | None:
+        subjects = tuple(sorted(sys.intern(h) for h in set(subjects)))  # interned: one string per person, not per entry
         tokens = words(text)
         if len(tokens) < self.config.min_words:
             return None
         digest = hashlib.blake2b("\0".join([scope.exact, " ".join(tokens)]).encode(), digest_size=16).digest()
         if scope.near is None:
-            return _Prepared(doc_id, text, digest, None, None, None, None)
+            return _Prepared(doc_id, text, digest, None, None, None, None, subjects)
         n = self.config.shingle_words
         shingles = {" ".join(tokens[i:i + n]).encode() for i in range(max(len(tokens) - n + 1, 1))}
         with self._template_lock:
@@ -240,7 +273,7 @@ class DedupIndex:
             values = self._template.hashvalues.astype(np.uint32)  # a copy
         scope_hash = int.from_bytes(hashlib.blake2b(scope.near.encode(), digest_size=8).digest(), "little")
         keys = self._band_keys(values[None], np.array([scope_hash], np.uint64))
-        return _Prepared(doc_id, text, digest, scope_hash, values, keys, None)
+        return _Prepared(doc_id, text, digest, scope_hash, values, keys, None, subjects)
 
     def _decide(self, p: _Prepared) -> tuple[str | None, str | None]:
         own = self._pos.get(p.doc_id)
@@ -315,15 +348,19 @@ class DedupIndex:
         self._seg_offset = 0
         self._snapshot_n = 0
         self._pending: list[bytes] = []      # encoded entries not yet in the log
+        self._subjects: list[tuple[str, ...]] = []   # per position: subject hashes of the entry's thread
+        self._forgotten: set[str] = set()
+        self._epoch: str | None = None
 
     def _add(self, p: _Prepared, kept: bool) -> None:
         pos = self._count
         self._count += 1
         self._ids.append(p.doc_id)
+        self._subjects.append(p.subjects)
         self._pos[p.doc_id] = pos
         self._digests.extend(np.frombuffer(p.digest, np.uint8))
         self._first.setdefault(p.digest, pos)
-        flags = 0
+        flags = _SUBJECTS if p.subjects else 0
         if kept and p.sketch is not None:  # duplicates are never originals of near/semantic matches
             flags |= _SKETCH
             self._bands.add(p.keys, np.array([self._sk.n]))
@@ -337,10 +374,11 @@ class DedupIndex:
                 self._em_scope.extend(p.scope)
         self._pending.append(_encode(p, flags))
 
-    def _load_rows(self, ids, digests, sk, sk_pos, sk_scope, em, em_pos, em_scope) -> None:
+    def _load_rows(self, ids, digests, sk, sk_pos, sk_scope, em, em_pos, em_scope, subjects) -> None:
         """Bulk-append entries read from a snapshot or the log."""
         base = self._count
         self._ids.extend(ids)
+        self._subjects.extend(subjects)
         self._pos.update(zip(ids, range(base, base + len(ids))))
         self._digests.extend(digests)
         keys = [d.tobytes() for d in digests]
@@ -384,7 +422,16 @@ class DedupIndex:
                              "use the same dedup settings or start a new index directory")
 
     def _catch_up(self) -> None:
-        """Fold in entries appended or compacted by other instances since this one last looked."""
+        """Fold in entries appended or compacted by other instances since this one last looked; after another
+        instance's forget() (a new epoch), reload everything."""
+        self._roll_forward()
+        epoch = self._read_epoch()
+        if epoch != self._epoch:
+            if self._epoch is not None or self._count:
+                self._reset()
+            self._epoch = epoch
+            path = self.dir / "forgotten.txt"
+            self._forgotten = set(path.read_text().split()) if path.exists() else set()
         segments = sorted(int(p.stem[4:]) for p in self.dir.glob("log-*.bin"))
         snapshots = sorted(int(p.stem[9:]) for p in self.dir.glob("snapshot-*.npz"))
         if self._seg is None and snapshots:
@@ -409,15 +456,22 @@ class DedupIndex:
         ids = [blob[s:e].decode() for s, e in zip(np.concatenate([[0], ends[:-1]])[lo:].tolist(), ends[lo:].tolist())]
         sk_from = int(np.searchsorted(a["sk_pos"], lo))
         em_from = int(np.searchsorted(a["em_pos"], lo))
+        if "subj_ends" in a:
+            sends, sblob = a["subj_ends"], a["subj_blob"].tobytes().decode()
+            starts = np.concatenate([[0], sends[:-1]]).tolist()
+            subjects = [tuple(sys.intern(x) for x in sblob[s:e].split(",") if x) for s, e in zip(starts[lo:], sends[lo:].tolist())]
+        else:  # written before entries carried subjects
+            subjects = [()] * len(ids)
         self._load_rows(ids, a["digests"][lo:], a["sk"][sk_from:], a["sk_pos"][sk_from:], a["sk_scope"][sk_from:],
-                        a["em"][em_from:], a["em_pos"][em_from:], a["em_scope"][em_from:])
+                        a["em"][em_from:], a["em_pos"][em_from:], a["em_scope"][em_from:], subjects)
         self._seg, self._snapshot_n = None, n
 
     def _read_log(self, start: int) -> None:
         with open(self.dir / f"log-{start:012d}.bin", "rb") as f:
             f.seek(self._seg_offset)
             data = f.read()
-        batch: dict[str, list] = {k: [] for k in ("ids", "digests", "sk", "sk_pos", "sk_scope", "em", "em_pos", "em_scope")}
+        batch: dict[str, list] = {k: [] for k in ("ids", "digests", "sk", "sk_pos", "sk_scope", "em", "em_pos", "em_scope",
+                                                  "subjects")}
         offset = 0
         while offset + _HEAD.size <= len(data):
             length, crc = _HEAD.unpack_from(data, offset)
@@ -431,7 +485,7 @@ class DedupIndex:
                         np.array(batch["sk"], np.uint32).reshape(-1, self.config.num_perm),
                         np.array(batch["sk_pos"], np.int64), np.array(batch["sk_scope"], np.uint64),
                         np.array(batch["em"], np.float32).reshape(-1, _EMBED_DIM),
-                        np.array(batch["em_pos"], np.int64), np.array(batch["em_scope"], np.uint64))
+                        np.array(batch["em_pos"], np.int64), np.array(batch["em_scope"], np.uint64), batch["subjects"])
 
     def _append(self, start: int) -> None:
         """Write this batch's entries to the newest segment in one write, and fsync before returning."""
@@ -458,11 +512,7 @@ class DedupIndex:
         n = self._count
         (self.dir / f"log-{n:012d}.bin").touch()
         fsync_dir(self.dir)
-        ends = np.cumsum([len(i.encode()) for i in self._ids], dtype=np.int64)
-        arrays = {"id_blob": np.frombuffer("".join(self._ids).encode(), np.uint8), "id_ends": ends,
-                  "digests": self._digests.data, "sk": self._sk.data, "sk_pos": self._sk_pos.data,
-                  "sk_scope": self._sk_scope.data, "em": self._em.data, "em_pos": self._em_pos.data,
-                  "em_scope": self._em_scope.data}
+        arrays = self._arrays()
         atomic_write(self.dir / f"snapshot-{n:012d}.npz", lambda f: np.savez(f, **arrays))
         for p in [*self.dir.glob("log-*.bin"), *self.dir.glob("snapshot-*.npz")]:
             if int(p.stem.split("-")[1]) < n:
@@ -473,6 +523,49 @@ class DedupIndex:
         self._seg, self._seg_offset, self._snapshot_n = n, 0, n
 
 
+    def _arrays(self, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The entries (all, or those at positions `keep`, renumbered in order) as snapshot arrays."""
+        keep = np.arange(self._count) if keep is None else np.asarray(keep, np.int64)
+        new_pos = np.full(self._count + 1, -1, np.int64)
+        new_pos[keep] = np.arange(len(keep))
+        ids = [self._ids[i] for i in keep.tolist()]
+        subjects = [",".join(self._subjects[i]) for i in keep.tolist()]
+        sk_keep = new_pos[self._sk_pos.data] >= 0
+        em_keep = new_pos[self._em_pos.data] >= 0
+        return {"id_blob": np.frombuffer("".join(ids).encode(), np.uint8),
+                "id_ends": np.cumsum([len(i.encode()) for i in ids], dtype=np.int64),
+                "subj_blob": np.frombuffer("".join(subjects).encode(), np.uint8),
+                "subj_ends": np.cumsum([len(s) for s in subjects], dtype=np.int64),
+                "digests": self._digests.data[keep], "sk": self._sk.data[sk_keep],
+                "sk_pos": new_pos[self._sk_pos.data[sk_keep]], "sk_scope": self._sk_scope.data[sk_keep],
+                "em": self._em.data[em_keep], "em_pos": new_pos[self._em_pos.data[em_keep]],
+                "em_scope": self._em_scope.data[em_keep]}
+
+    def _read_epoch(self) -> str | None:
+        try:
+            return (self.dir / "epoch").read_text()
+        except FileNotFoundError:
+            return None
+
+    def _bump_epoch(self) -> None:
+        epoch = str(int(self._read_epoch() or 0) + 1)
+        atomic_write(self.dir / "epoch", lambda f: f.write(epoch.encode()))
+
+    def _roll_forward(self) -> None:
+        """Finish a forget() rewrite: the pending snapshot replaces every log and snapshot file. Idempotent, so
+        a crash anywhere in it is finished by the next instance that takes the lock."""
+        for pending in sorted(self.dir.glob(".pending-snapshot-*.npz")):
+            n = int(pending.name[len(".pending-snapshot-"):-len(".npz")])
+            for p in [*self.dir.glob("log-*.bin"), *self.dir.glob("snapshot-*.npz")]:
+                p.unlink()
+            with open(self.dir / f"log-{n:012d}.bin", "wb") as f:
+                os.fsync(f.fileno())
+            os.rename(pending, self.dir / f"snapshot-{n:012d}.npz")
+            for p in self.dir.glob(".*.tmp"):
+                p.unlink()
+            fsync_dir(self.dir)
+
+
 def _encode(p: _Prepared, flags: int) -> bytes:
     doc_id = p.doc_id.encode()
     parts = [_FIXED.pack(p.digest, p.scope or 0, flags, len(doc_id)), doc_id]
@@ -480,6 +573,8 @@ def _encode(p: _Prepared, flags: int) -> bytes:
         parts.append(p.sketch.astype("<u4").tobytes())
     if flags & _EMBEDDED:
         parts.append(p.embedding.astype("<f4").tobytes())
+    if flags & _SUBJECTS:
+        parts.append(struct.pack("<H", len(p.subjects)) + "".join(p.subjects).encode())
     payload = b"".join(parts)
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -499,6 +594,38 @@ def _decode(payload: bytes, pos: int, num_perm: int, out: dict[str, list]) -> No
         out["em"].append(np.frombuffer(payload, "<f4", _EMBED_DIM, at))
         out["em_pos"].append(pos)
         out["em_scope"].append(scope)
+        at += 4 * _EMBED_DIM
+    subjects = ()
+    if flags & _SUBJECTS:
+        (n,) = struct.unpack_from("<H", payload, at)
+        blob = payload[at + 2:at + 2 + 64 * n].decode()
+        subjects = tuple(sys.intern(blob[i:i + 64]) for i in range(0, 64 * n, 64))
+    out["subjects"].append(subjects)
+
+
+def forget_in_index(directory: Path, subject_hashes: Iterable[str]) -> int:
+    """DedupIndex.forget on a dataset's index directory with the settings it was built with (index.json);
+    before any index exists, only the forgotten set is written, so the first entries already skip them."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta_path = directory / "index.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        config = DedupConfig(num_perm=meta["num_perm"], shingle_words=meta["shingle_words"], lsh_bands=meta["lsh_bands"])
+        with DedupIndex(directory, config) as index:
+            return index.forget(subject_hashes)
+    with file_lock(directory / ".lock"):
+        if meta_path.exists():  # created meanwhile
+            pass
+        else:
+            path = directory / "forgotten.txt"
+            known = set(path.read_text().split()) if path.exists() else set()
+            atomic_write(path, lambda f: f.write("".join(f"{h}\n" for h in sorted(known | set(subject_hashes))).encode()))
+            epoch = directory / "epoch"
+            value = str(int(epoch.read_text()) + 1) if epoch.exists() else "1"
+            atomic_write(epoch, lambda f: f.write(value.encode()))
+            return 0
+    return forget_in_index(directory, subject_hashes)
 
 
 # --- pipeline stage --------------------------------------------------------------------------------
@@ -518,7 +645,8 @@ class _Dedup(ThreadStage):
         events = list(thread.events)
         at = [i for i, e in enumerate(events) if e.kind in MESSAGE_KINDS]
         scopes = message_scopes(thread)
-        items = [(record_id([events[i]]), curated_text(events[i]), scopes[i]) for i in at]
+        subjects = thread_subjects(thread)
+        items = [(record_id([events[i]]), curated_text(events[i]), scopes[i], subjects) for i in at]
         for i, (duplicate_of, kind) in zip(at, self._index.check_and_add_batch(items)):
             self.counters["checked"].inc()
             if duplicate_of is not None:

@@ -50,7 +50,16 @@ def thread_subjects(thread: Thread) -> list[str]:
             ids.add(e.record[SUBJECT_FIELDS[e.kind]])
         if e.kind == "email":
             ids.update(e.record["to_addresses"])
+        if e.kind == "ticket" and e.record.get("author_email"):
+            ids.add(e.record["author_email"])
     return sorted(subject_hash(i) for i in ids)
+
+
+def thread_links(thread: Thread) -> tuple[tuple[str, str], ...]:
+    """Links between one person's ids seen in the thread, as subject hashes (pipelines/links.py): a ticket
+    event's author_id and the author_email the ticket system knows for it."""
+    return tuple(sorted({(subject_hash(e.record["author_id"]), subject_hash(e.record["author_email"]))
+                         for e in thread.events if e.kind == "ticket" and e.record.get("author_email")}))
 
 
 def pair_subjects(pair, subjects: list[str]) -> list[str]:
@@ -152,7 +161,7 @@ class _ToUnit(ThreadStage):
         self.units.inc()
         yield Unit(records=records, offsets=tuple((e.source.topic, e.source.partition, e.source.offset)
                                                   for e in thread.events),
-                   arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events))
+                   arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events), links=thread_links(thread))
 
 
 class ThreadsToRecords(beam.PTransform):

@@ -12,10 +12,12 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from loopline.config import DEADLETTER_TOPIC
 from loopline.metrics import END_TO_END, RECORDS_WRITTEN
 from loopline.store import CuratedStore, subject_hash
 from pipelines.decode import Event
 from pipelines.history import ThreadHistory, history_dir
+from pipelines.links import PersonLinks, links_dir
 from pipelines.progress import ProgressCommitter
 
 
@@ -33,7 +35,54 @@ class StoreWriter(beam.DoFn):
         self._progress.close()
 
 
+class Eraser:
+    """Everything a deletion reaches in one dataset (README "Deletion"), given subject hashes: the thread
+    history, the dedup index, the dead-letter topic, then the curated store. Each step is idempotent and
+    keeps the subject out of later writes, so a crash part-way is repaired by doing it all again."""
+
+    def __init__(self, bootstrap: str, store: CuratedStore):
+        from pipelines.deadletter import DeadLetterEraser
+
+        self.store = store
+        self.history = ThreadHistory(history_dir(store.path))
+        self.deadletters = DeadLetterEraser(bootstrap, DEADLETTER_TOPIC, store.path)
+
+    def forget(self, hashes: set[str], last: str | None = None, offsets=()) -> int:
+        """Forget `hashes`; the store forgets `last` (one of them) last, accounting `offsets` with it."""
+        from pipelines.dedup import forget_in_index
+
+        self.history.forget_many(hashes)
+        forget_in_index(self.store.path / "dedup", hashes)
+        erased = self.deadletters.erase(hashes)
+        Metrics.counter("loopline", "deletion.deadletters_erased").inc(erased)
+        removed = 0
+        for h in sorted(hashes - {last}):
+            removed += self.store.forget(h)
+        if last is not None:
+            removed += self.store.forget(last, offsets=offsets)
+        return removed
+
+    def close(self) -> None:
+        self.deadletters.close()
+        self.history.close()
+
+
 class _Commit(StoreWriter):
+    """Links between a person's ids (pipelines/links.py) are recorded here, before the units are committed:
+    a link that joins an id to a forgotten person forgets that id everywhere first, so the units' records
+    of it are kept out by the store's forgotten set, whether the deletion was applied before or after."""
+
+    def setup(self):
+        super().setup()
+        self._links = PersonLinks(links_dir(self._store.path))
+        self._eraser = None
+
+    def teardown(self):
+        if self._eraser is not None:
+            self._eraser.close()
+        self._links.close()
+        super().teardown()
+
     def start_bundle(self):
         self._units = []
 
@@ -43,6 +92,12 @@ class _Commit(StoreWriter):
     def finish_bundle(self):
         if not self._units:
             return
+        fresh = self._links.add(link for unit in self._units for link in unit.links)
+        if fresh:
+            self._eraser = self._eraser or Eraser(self.bootstrap, self._store)
+            self._eraser.forget(fresh)
+            self._eraser.deadletters.roll()
+            Metrics.counter("loopline", "deletion.linked_later").inc(len(fresh))
         result = self._store.commit(self._units)
         self._progress.commit(self._store)
         committed_ms = time.time() * 1000
@@ -67,23 +122,33 @@ class WriteToStore(beam.PTransform):
 
 
 class _Forget(StoreWriter):
-    """A deletion reaches the thread history first (pipelines/history.py: rows removed and overwritten, the
-    subject kept out from now on), then the store, whose entry accounts the deletion's offset: a crash in
-    between re-reads the deletion and does both again (each is idempotent)."""
+    """A deletion forgets the whole person: its subject_id, its linked_ids and every id linked to them
+    (pipelines/links.py), in the thread history (rows removed and overwritten), the dedup index (files
+    rewritten without them), the dead-letter topic (tombstones) and last the store, whose entry accounts
+    the deletion's offset: a crash in between re-reads the deletion and does it all again (each step is
+    idempotent)."""
 
     def setup(self):
         super().setup()
-        self._history = ThreadHistory(history_dir(self._store.path))
+        self._links = PersonLinks(links_dir(self._store.path))
+        self._eraser = Eraser(self.bootstrap, self._store)
 
     def teardown(self):
-        self._history.close()
+        self._eraser.close()
+        self._links.close()
         super().teardown()
+
+    def finish_bundle(self):
+        self._eraser.deadletters.roll()
 
     def process(self, event: Event):
         subject = subject_hash(event.record["subject_id"])
-        self._history.forget(subject)
-        removed = self._store.forget(subject, offsets=((event.source.topic, event.source.partition, event.source.offset),))
+        linked = [subject_hash(i) for i in event.record.get("linked_ids") or ()]
+        person = self._links.forget(subject, linked)
+        removed = self._eraser.forget(person, last=subject,
+                                      offsets=((event.source.topic, event.source.partition, event.source.offset),))
         self._progress.commit(self._store)
+        Metrics.counter("loopline", "deletion.ids_forgotten").inc(len(person))
         Metrics.counter("loopline", "deletion.requests").inc()
         Metrics.counter("loopline", "deletion.records_removed").inc(removed)
 

@@ -12,7 +12,7 @@ SAMPLES = {
                    "body_html": "<p>Hello</p>", "event_time": 1_793_000_000_000, "tenant": "acme"},
     "TicketEvent": {"ticket_id": "T-1001", "event_id": "e-1", "event_type": "opened", "author_role": "customer",
                     "author_id": "cust-0001", "text": "Login fails", "event_time": 1_793_000_000_000,
-                    "product": "Portal", "tags": ["login"]},
+                    "product": "Portal", "tags": ["login"], "author_email": None},
     "FeedbackEvent": {"response_id": "r-1", "prompt": "How do I reset?", "response": "Click 'Forgot password'.",
                       "adapter_version": "adapter-0001", "rating": "up", "comment": None, "event_time": 1_793_000_000_000},
     "DeletionEvent": {"subject_id": "cust-0001", "event_time": 1_793_000_000_000, "linked_ids": None},

@@ -252,3 +252,24 @@ def test_filter_lines_answers_each_line_in_order_and_reports_bad_ones(tmp_path):
     assert list(filter_lines(lines[:1], CONFIG, persistent)) == ['{"id": "1", "duplicate_of": null}']
     again = filter_lines([json.dumps({"id": "9", "text": TEXT}), lines[0]], CONFIG, persistent)  # a later run, same index
     assert [json.loads(x)["duplicate_of"] for x in again] == ["1", None]
+
+
+def test_forget_removes_a_subjects_entries_from_every_file_and_keeps_them_out(tmp_path):
+    from pipelines.dedup import DedupIndex, Scope, forget_in_index
+
+    anna, ben = "a" * 64, "b" * 64
+    cfg = DedupConfig(min_words=3, snapshot_every=3)
+    text = "the parcel never arrived at my house {}"
+    with DedupIndex(tmp_path, cfg) as index, DedupIndex(tmp_path, cfg) as other:
+        index.check_and_add_batch([(f"anna-{i}", text.format(i), Scope(), (anna,)) for i in range(4)]
+                                  + [(f"ben-{i}", f"my invoice shows a wrong amount {i}", Scope(), (ben,)) for i in range(2)])
+        assert len(index) == 6
+        assert forget_in_index(tmp_path, {anna}) == 4
+        data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(("log-", "snapshot-")))
+        assert anna.encode() not in data and b"anna-" not in data and ben.encode() in data
+        assert len(other) == 2  # another instance reloads after the rewrite
+        assert other.check_and_add("ben-9", "my invoice shows a wrong amount 0", Scope(), ) == ("ben-0", "exact")
+        # a forgotten subject's text is neither matched nor recorded any more
+        assert other.check_and_add_batch([("anna-9", text.format(0), Scope(), (anna,))]) == [(None, None)]
+    with DedupIndex(tmp_path, cfg) as reopened:
+        assert len(reopened) == 3 and "anna-9" not in reopened._pos

@@ -112,12 +112,15 @@ def test_a_deletion_reaches_the_history_before_the_store_accounts_it(tmp_path):
     """pipelines/sink.py _Forget: history first, so a crash before the store's entry (which accounts the
     deletion's offset) re-reads the deletion and forgets again."""
     from pipelines.decode import Event
-    from pipelines.sink import _Forget
+    from pipelines.links import PersonLinks
+    from pipelines.sink import Eraser, _Forget
     from pipelines.source import KafkaRecord
 
     calls = []
 
     class Store:
+        path = tmp_path / "dataset"
+
         def forget(self, subject, offsets=()):
             calls.append(("store", subject, offsets, len(history)))
             return 0
@@ -126,14 +129,21 @@ def test_a_deletion_reaches_the_history_before_the_store_accounts_it(tmp_path):
         def commit(self, store):
             calls.append(("progress",))
 
+    class DeadLetters:
+        def erase(self, hashes):
+            calls.append(("deadletters", sorted(hashes)))
+            return 0
+
     history = ThreadHistory(tmp_path)
     history.record([_message(1), _message(2, subjects=(BEN,))])
     fn = _Forget("unused:9092", str(tmp_path), "live")
-    fn._store, fn._progress, fn._history = Store(), Progress(), history
+    eraser = object.__new__(Eraser)  # no broker here: the dead-letter topic is faked
+    eraser.store, eraser.history, eraser.deadletters = Store(), history, DeadLetters()
+    fn._store, fn._progress, fn._eraser, fn._links = Store(), Progress(), eraser, PersonLinks(tmp_path / "links")
     deletion = Event("deletion", "deletion:anna@example.com", 0, {"subject_id": "anna@example.com", "event_time": 0},
                      KafkaRecord("events.deletion", 0, 7, 0, None, b"{}"))
     list(fn.process(deletion) or ())
-    assert calls == [("store", ANNA, (("events.deletion", 0, 7),), 1), ("progress",)]
+    assert calls == [("deadletters", [ANNA]), ("store", ANNA, (("events.deletion", 0, 7),), 1), ("progress",)]
     assert ANNA in history.forgotten()
     history.close()
 

@@ -95,12 +95,30 @@ def expected(traffic: Traffic) -> dict:
     lateness_ms = traffic.cfg.pipeline.window.allowed_lateness_s * 1000
     valid = [t for t in traffic.truth if not t["malformed"]]
     too_late = {coord(t) for t in valid if t["kind"] != "deletion" and t["delay_ms"] > lateness_ms}
-    deleted = {t["deletion_subject"] for t in valid if t["kind"] == "deletion"}
+    # a deletion reaches the whole person (truth: deletion_person_ids), as far as the traffic ties their ids
+    # to the one named: the request's linked_ids, and ids the truth shows together on one ticket event
+    # (author_id, author_email). An id of theirs that nothing ever ties to the others cannot be known.
+    ties = defaultdict(set)
+    for t in valid:
+        if t["kind"] == "deletion" or (t["kind"] == "ticket" and t["role"] == "customer" and coord(t) not in too_late):
+            for other in t["subject_ids"][1:]:
+                ties[t["subject_ids"][0]].add(other)
+                ties[other].add(t["subject_ids"][0])
+    deleted = set()
+    for t in valid:
+        if t["kind"] == "deletion":
+            person, todo = {t["deletion_subject"]}, [t["deletion_subject"]]
+            while todo:
+                for nxt in (ties[todo.pop()] & set(t["deletion_person_ids"])) - person:
+                    person.add(nxt)
+                    todo.append(nxt)
+            deleted |= person
     participants = defaultdict(set)  # a thread's records go when any participant asks to be forgotten
     for t in valid:
         if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late:
             r = json.loads(traffic.values[coord(t)])
-            ids = {r.get("sender_id"), r.get("author_id"), r.get("from_address"), *r.get("to_addresses", [])}
+            ids = {r.get("sender_id"), r.get("author_id"), r.get("author_email"), r.get("from_address"),
+                   *r.get("to_addresses", [])}
             participants[(t["kind"], t["thread_id"])] |= ids - {None}
     forgotten_threads = {k for k, ids in participants.items() if ids & deleted}
     messages = {coord(t): t for t in valid if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late
@@ -157,15 +175,17 @@ def dead_letters(traffic: Traffic) -> dict[tuple, set[str]]:
     parts = c.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC].partitions
     ends = {p: c.get_watermark_offsets(TopicPartition(DEADLETTER_TOPIC, p), timeout=10)[1] for p in parts}
     c.assign([TopicPartition(DEADLETTER_TOPIC, p, 0) for p in parts])
-    out, seen = defaultdict(set), 0
-    while seen < sum(ends.values()):
+    out, position = defaultdict(set), {p: 0 for p in parts}
+    while any(position[p] < end for p, end in ends.items()):  # offsets, not counts: compaction leaves gaps
         msgs = c.consume(1000, timeout=10)
         assert msgs
         for m in msgs:
+            position[m.partition()] = m.offset() + 1
+            if m.value() is None:
+                continue  # a tombstone: an erased letter, or a segment roll
             d = deadletter.decode(m.value())
             out[(d["topic"], d["partition"], d["offset"])].add(d["reason"])
             assert d["raw"] == traffic.values[(d["topic"], d["partition"], d["offset"])]
-        seen += len(msgs)
     c.close()
     return out
 

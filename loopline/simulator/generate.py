@@ -25,6 +25,7 @@ Real traffic's shapes the truth describes:
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
 import json
 import math
@@ -739,8 +740,11 @@ class _Simulator:
             record = {"ticket_id": ticket, "event_id": self._message_id(TICKET), "event_type": event_type,
                       "author_role": role, "author_id": author, "text": text, "event_time": clock[0],
                       "product": product, "tags": tags}
+            email = self._ticket_email(ticket, persona) if role == "customer" else None
+            if email is not None:
+                record["author_email"] = email
             d = _Draft(TICKET, ticket, record, role, clock[0], text if clean is None else clean, q.task,
-                       [author] if role == "customer" else [], **kw)
+                       ([author] + ([email] if email else [])) if role == "customer" else [], **kw)
             drafts.append(d)
             return d
 
@@ -760,6 +764,13 @@ class _Simulator:
         if self.rng.random() < 0.8:
             post("closed", "system", "system", self.rng.choice(T.TICKET_CLOSE_TEXTS))
         return drafts, opened, None
+
+    @staticmethod
+    def _ticket_email(ticket: str, persona: _Persona) -> str | None:
+        """About half of the tickets know the requester's email (one of the person's addresses). Decided by a
+        hash of the ticket id, not the rng, so every other draw (and so every other byte) stays as it was."""
+        h = int.from_bytes(hashlib.sha256(f"author_email:{ticket}".encode()).digest()[:8], "big")
+        return persona.emails[(h >> 1) % len(persona.emails)] if h % 2 == 0 else None
 
     def _ticket_signature(self, persona: _Persona, q: _Question) -> str:
         """Tickets opened by email keep the customer's sign-off and signature in the text."""

@@ -35,6 +35,23 @@ TOPIC_CONFIG = {
 }
 
 
+def topic_config(config: KafkaConfig, topic: str) -> dict[str, str]:
+    """Raw event topics keep everything by default (`kafka.raw_retention_ms`, -1; a deployment that must
+    erase raw text bounds it). The dead-letter topic is compacted: its keys (topic/partition/offset) are
+    unique, so compaction keeps every letter, and a deletion's tombstone (same key, null value) erases
+    one (pipelines/deadletter.py). Short segments and an eager cleaner make that happen within seconds;
+    tombstones themselves hold only the key and go after delete.retention.ms."""
+    from loopline.config import DEADLETTER_TOPIC
+
+    base = TOPIC_CONFIG | {"max.message.bytes": str(config.max_message_bytes)}
+    if topic != DEADLETTER_TOPIC:
+        return base | {"retention.ms": str(config.raw_retention_ms)}
+    return base | {"cleanup.policy": "compact", "segment.ms": str(config.deadletter_segment_ms),
+                   "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0",
+                   "max.compaction.lag.ms": str(max(config.deadletter_max_compaction_lag_ms, config.deadletter_segment_ms)),
+                   "delete.retention.ms": "60000"}
+
+
 class StackError(RuntimeError):
     """The local stack could not do what was asked; the message says why and what to do."""
 
@@ -115,6 +132,8 @@ class KafkaBroker:
             "auto.create.topics.enable": "false",
             "message.max.bytes": str(c.max_message_bytes),
             "replica.fetch.max.bytes": str(c.max_message_bytes),
+            "log.cleaner.backoff.ms": str(c.cleaner_backoff_ms),
+            "log.segment.delete.delay.ms": "1000",  # compacted-away segment files go from disk soon after
         }
         path = self.dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -229,7 +248,7 @@ class KafkaBroker:
         """Create missing topics; returns the ones created. Existing topics are left as they are."""
         topics = topics or self.config.topics
         new = [NewTopic(t, num_partitions=partitions or self.config.partitions, replication_factor=1,
-                        config=TOPIC_CONFIG | {"max.message.bytes": str(self.config.max_message_bytes)}) for t in topics]
+                        config=topic_config(self.config, t)) for t in topics]
         admin = self.admin()  # keep a reference: a collected client cancels its pending futures
         created = []
         for topic, fut in admin.create_topics(new, operation_timeout=30).items():
