@@ -163,10 +163,6 @@ class FollowService:
         self._stop.set()
         self.stop_file.touch()
 
-    def stop(self) -> None:
-        """Ask for a drain, as SIGTERM would (for callers in other threads)."""
-        self._on_signal(signal.SIGTERM, None)
-
 
 def _one_line_thread_errors(args) -> None:
     """When the runner dies, Beam's client and worker threads (job streams, data and state channels)

@@ -13,8 +13,9 @@ skewed clocks, relayed times); as long as a record's timestamp is at most `times
 the latest before it, its event time cannot be behind the watermark, whatever the batch
 boundaries. A record further behind is still processed, never dropped: its thread may already have
 closed, so it opens a new session of that thread, which reads the earlier part back like any
-resumed thread (pipelines/history.py). In follow mode a caught-up, idle partition holds its
-watermark at the wall clock minus the same hold, so quiet partitions don't stall the others.
+resumed thread (pipelines/history.py). In follow mode a caught-up, idle partition moves its
+watermark with the stream's time minus the same hold (the wall clock while producers stamp about
+now), so quiet partitions don't stall the others.
 
 Follow runs end cleanly when a stop file appears (pipelines/follow.py writes it on SIGTERM): every
 partition finishes, the watermark reaches the end, and the windows in flight close and commit.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import NamedTuple
 
@@ -114,11 +116,14 @@ class _ReadSlice(beam.DoFn):
             yield window.TimestampedValue(r, Timestamp.of((r.timestamp_ms - self.hold_ms) / 1000))
 
     @staticmethod
-    def _report_lag(consumer, part: PartitionSlice, position: int) -> None:
-        """Messages after `position`, from the high watermark the last fetch brought (no broker call)."""
+    def _high(consumer, part: PartitionSlice) -> int:
+        """The partition's end offset as the last fetch saw it (no broker call); negative before any fetch."""
         from confluent_kafka import TopicPartition
 
-        high = consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)[1]
+        return consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)[1]
+
+    def _report_lag(self, consumer, part: PartitionSlice, position: int) -> None:
+        high = self._high(consumer, part)
         if high >= 0:
             CONSUMER_LAG.labels(part.topic, str(part.partition)).set(max(0, high - position))
 
@@ -144,6 +149,7 @@ class _ReadSlice(beam.DoFn):
             ts = msg.timestamp()[1]
             records.append(KafkaRecord(part.topic, part.partition, msg.offset(), ts, msg.key(), msg.value()))
             min_ts = ts if min_ts is None else min(min_ts, ts)
+            _STREAM_TIME.saw(ts)
         self._consumers[(part.topic, part.partition)] = (consumer, position)
         self.read.inc(len(records))
         self._report_lag(consumer, part, position)
@@ -209,19 +215,19 @@ class _ReadFollow(_ReadSlice):
             tracker.defer_remainder(Duration(self.source.poll_timeout_s))
 
     def _advance_while_idle(self, part: PartitionSlice, position: int, watermark) -> None:
-        """A caught-up partition holds its watermark at the wall clock - hold, not at its last record:
-        what it receives next carries a Kafka timestamp of about now (within the skew), and a quiet
-        partition must not keep every other partition's windows (an ended ticket, say) from closing."""
+        """A caught-up partition must not hold every other partition's windows (an ended ticket, say)
+        open. What it receives next carries a Kafka timestamp no earlier than the stream's time minus
+        the skew, so its watermark may follow the stream's time - hold (see _StreamTime)."""
         from confluent_kafka import TopicPartition
 
         consumer, _ = self._consumers[(part.topic, part.partition)]
-        tp = TopicPartition(part.topic, part.partition)
-        high = consumer.get_watermark_offsets(tp, cached=True)[1]
+        high = self._high(consumer, part)
         if high < 0:  # nothing fetched yet (an empty partition): ask the broker
-            high = consumer.get_watermark_offsets(tp, timeout=5)[1]
-        if high > position:
-            return  # not caught up
-        candidate = Timestamp.of((time.time() * 1000 - self.hold_ms) / 1000)
+            high = consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), timeout=5)[1]
+        now_ms = _STREAM_TIME.now_ms(self.hold_ms)
+        if high > position or now_ms is None:
+            return  # not caught up, or no record seen yet to tell the stream's time
+        candidate = Timestamp.of((now_ms - self.hold_ms) / 1000)
         if watermark.current_watermark() is None or candidate > watermark.current_watermark():
             watermark.set_watermark(candidate)
 
@@ -230,6 +236,34 @@ class _ReadFollow(_ReadSlice):
             return False
         last = self._last_data.setdefault(key, time.monotonic())
         return time.monotonic() - last > self.source.idle_stop_s
+
+
+class _StreamTime:
+    """The stream's current time as this process's readers see it: the latest Kafka timestamp read, or
+    the wall clock while the records read carried about the wall clock's time (live producers). Traffic
+    stamped with other times (a replayed or simulated past) keeps its own clock, so records sent after
+    a quiet spell are not behind a watermark that ran ahead with the wall clock."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._latest_ms: int | None = None
+        self._offset_ms = 0  # wall clock - latest Kafka timestamp, when that was read
+
+    def saw(self, kafka_ms: int) -> None:
+        with self._lock:
+            if self._latest_ms is None or kafka_ms >= self._latest_ms:
+                self._latest_ms, self._offset_ms = kafka_ms, int(time.time() * 1000) - kafka_ms
+
+    def now_ms(self, live_within_ms: int) -> int | None:
+        with self._lock:
+            if self._latest_ms is None:
+                return None
+            if abs(self._offset_ms) <= live_within_ms:
+                return max(self._latest_ms, int(time.time() * 1000))
+            return self._latest_ms
+
+
+_STREAM_TIME = _StreamTime()
 
 
 def from_java_record(row) -> KafkaRecord:
