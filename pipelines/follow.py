@@ -16,8 +16,11 @@ cancelled; still nothing is lost, the next run re-reads what was not committed.
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +72,9 @@ class FollowService:
         self.stop_file.parent.mkdir(parents=True, exist_ok=True)
         self.stop_file.unlink(missing_ok=True)
         threading.excepthook = _one_line_thread_errors
+        stderr = sys.stderr
+        if not log.isEnabledFor(logging.DEBUG):
+            sys.stderr = _OneLineTracebacks(stderr)
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
@@ -100,6 +106,7 @@ class FollowService:
             if self.config.metrics_port is not None:
                 server.shutdown()
             self.stop_file.unlink(missing_ok=True)
+            sys.stderr = stderr
         outcome.seconds = time.monotonic() - t0
         return outcome
 
@@ -171,3 +178,34 @@ def _one_line_thread_errors(args) -> None:
     if issubclass(args.exc_type, SystemExit):
         return
     log.warning("thread %s ended: %s", args.thread.name if args.thread else "?", one_line(args.exc_value))
+
+
+class _OneLineTracebacks(io.TextIOBase):
+    """sys.stderr while the service runs: Beam's SDK worker prints a failed bundle's traceback straight
+    to stderr (sdk_worker._execute), bypassing logging. When the runner dies under a job that is expected,
+    and the supervisor reports the job's failure itself; the log gets the traceback's last error line.
+    With --verbose tracebacks stay whole."""
+
+    _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._swallow_newline = False
+
+    def write(self, text: str) -> int:
+        if text.lstrip().startswith("Traceback (most recent call last)"):
+            errors = [line for line in text.splitlines() if self._ERROR_LINE.match(line)]
+            log.warning("a bundle failed: %s", (errors[-1] if errors else "see --verbose")[:300])
+            self._swallow_newline = True
+            return len(text)
+        if self._swallow_newline and text == "\n":
+            self._swallow_newline = False
+            return len(text)
+        self._swallow_newline = False
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()

@@ -221,3 +221,22 @@ def test_a_resolved_ticket_commits_without_waiting_for_the_session_gap(broker, t
     finally:
         run.kill()
     assert "chat:c-open" in keys(), "SIGTERM must commit the windows still open"
+
+
+def test_a_traceback_printed_to_stderr_becomes_one_log_line(caplog):
+    """Beam's SDK worker prints a failed bundle's traceback to stderr, bypassing logging; the service
+    keeps its log one line per event (what the killed-runner test above can hit, depending on timing)."""
+    import io
+
+    from pipelines.follow import _OneLineTracebacks
+
+    out = io.StringIO()
+    stderr = _OneLineTracebacks(out)
+    print("Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n    g()\n"
+          "grpc._channel._MultiThreadedRendezvous: <_MultiThreadedRendezvous of RPC that terminated with:\n"
+          "\tstatus = StatusCode.UNAVAILABLE\n>\n", file=stderr)
+    print("an ordinary line", file=stderr)
+    assert out.getvalue() == "an ordinary line\n"
+    [record] = [r for r in caplog.records if r.name == "loopline.follow"]
+    assert record.getMessage() == ("a bundle failed: grpc._channel._MultiThreadedRendezvous: "
+                                   "<_MultiThreadedRendezvous of RPC that terminated with:")
