@@ -39,6 +39,7 @@ from typing import Iterator
 
 from faker import Faker
 
+from loopline import schemas
 from loopline.simulator import text as T
 
 CHAT, EMAIL, TICKET = "events.chat", "events.email", "events.ticket"
@@ -1130,8 +1131,9 @@ class _Simulator:
     def _schema_mismatch(self, record: dict, topic: str, text_field: str) -> bytes:
         how = self.rng.choice(("missing", "wrong_type", "bad_enum", "extra"))
         record = dict(record)
-        if how == "missing":
-            del record[self.rng.choice([k for k in record if k not in ("in_reply_to", "body_text", "body_html")])]
+        if how == "missing":  # a field without a default: dropping an optional one leaves a valid event
+            required = {f["name"] for f in schemas.raw(schemas.TOPIC_SCHEMAS[topic])["fields"] if "default" not in f}
+            del record[self.rng.choice([k for k in record if k in required])]
         elif how == "bad_enum" and topic == CHAT:
             record["sender_role"] = "supervisor"
         elif how == "bad_enum" and topic == TICKET:
