@@ -80,12 +80,17 @@ class Scope(NamedTuple):
 
 
 def message_scopes(thread: Thread) -> list[Scope | None]:
-    """Each event's Scope (None: not a message). A customer's own message is matched exactly against
+    """Each event's Scope (None: not compared). A customer's own message is matched exactly against
     everyone's and nearly against that customer's earlier messages; any other message (agent, bot,
-    system) only exactly, and only against messages among the same participants."""
+    system) only exactly, and only against messages among the same participants. A chat or ticket
+    window without a customer message (a resolution that came a day later, in a session of its own)
+    doesn't say whose conversation it is: its other messages are not compared at all, or one agent's
+    macro to two customers would count as a duplicate. Email needs no such rule: a reply names the
+    customer among its recipients."""
     people = ",".join(thread_subjects(thread))
-    return [None if e.kind not in MESSAGE_KINDS else Scope("", author) if (author := _customer(e)) else Scope(people, None)
-            for e in thread.events]
+    unplaced = thread.key.split(":", 1)[0] in ("chat", "ticket") and not any(map(_customer, thread.events))
+    return [None if e.kind not in MESSAGE_KINDS else Scope("", author) if (author := _customer(e))
+            else None if unplaced else Scope(people, None) for e in thread.events]
 
 
 def _customer(e: Event) -> str | None:
@@ -643,8 +648,8 @@ class _Dedup(ThreadStage):
 
     def handle(self, thread: Thread):
         events = list(thread.events)
-        at = [i for i, e in enumerate(events) if e.kind in MESSAGE_KINDS]
         scopes = message_scopes(thread)
+        at = [i for i, scope in enumerate(scopes) if scope is not None]
         subjects = thread_subjects(thread)
         items = [(record_id([events[i]]), curated_text(events[i]), scopes[i], subjects) for i in at]
         for i, (duplicate_of, kind) in zip(at, self._index.check_and_add_batch(items)):

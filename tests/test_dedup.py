@@ -236,6 +236,22 @@ def test_the_stage_marks_duplicates_from_earlier_windows_and_runs(tmp_path):
         "chat:c4": [[original, "exact"], [record_id([first.events[1]]), "exact"]]}
 
 
+def test_an_agent_only_window_of_a_resumed_thread_is_not_compared(tmp_path):
+    """A reply that comes a day later sits alone in its session window. With only the agent as its
+    participant, one macro sent to two customers would look like a repeat among the same people."""
+    day = 86_400_000
+    late_a = Thread("chat:c5", day, day + 60_000, (_chat(50, day, "agent", "agent-1", MACRO),))
+    late_b = Thread("chat:c6", day, day + 60_000, (_chat(60, day, "agent", "agent-1", MACRO),))
+    answered = Thread("chat:c7", 2 * day, 2 * day + 60_000, (  # a customer is in the window: compared as before
+        _chat(70, 2 * day, "customer", "cust-3", TEXT), _chat(71, 2 * day + 1, "agent", "agent-1", MACRO),
+        _chat(72, 2 * day + 2, "agent", "agent-1", MACRO)))
+    out = tmp_path / "out.json"
+    _dedup_run(tmp_path / "index", [late_a, late_b, answered], out)
+    assert json.loads(out.read_text()) == {
+        "chat:c5": [[None, None]], "chat:c6": [[None, None]],
+        "chat:c7": [[None, None], [None, None], [record_id([answered.events[1]]), "exact"]]}
+
+
 # --- JSON lines ------------------------------------------------------------------------------------
 
 def test_filter_lines_answers_each_line_in_order_and_reports_bad_ones(tmp_path):
