@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loopline import config as cfg
+from loopline.logs import OneLineFormatter
 from loopline.stack.kafka import KafkaBroker, StackError
 
 app = typer.Typer(help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
@@ -36,17 +37,6 @@ def broker_for(c: cfg.LooplineConfig) -> KafkaBroker:
 def _fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(1)
-
-
-class OneLineFormatter(logging.Formatter):
-    """One line per log event, so a service's log greps and ships well: tracebacks shrink to their
-    last line (type and message), multi-line messages to their first."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = (record.getMessage().strip().splitlines() or [""])[0]
-        if record.exc_info and record.exc_info[1] is not None:
-            message += f" ({type(record.exc_info[1]).__name__}: {(str(record.exc_info[1]).splitlines() or [''])[0]})"
-        return f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
 
 
 @app.callback()

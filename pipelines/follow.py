@@ -30,17 +30,11 @@ import apache_beam as beam
 
 from loopline import metrics
 from loopline.config import LooplineConfig
+from loopline.logs import one_line
 from loopline.stack.prism import PrismServer
 from pipelines.run import loopline_counters, plan, start
 
 log = logging.getLogger("loopline.follow")
-
-
-def one_line(error: BaseException) -> str:
-    """An error as one log line: its type and first line (gRPC errors carry pages of debug text)."""
-    details = getattr(error, "details", None)
-    text = details() if callable(details) else str(error)
-    return f"{type(error).__name__}: {(text.strip().splitlines() or [''])[0][:300]}"
 
 
 @dataclass

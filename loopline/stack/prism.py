@@ -66,7 +66,6 @@ class PrismServer:
         self.binary = ensure_prism(config, cache_dir)
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None
-        self.endpoint: str | None = None
 
     def start(self, timeout_s: float = 30) -> str:
         import time
@@ -85,8 +84,7 @@ class PrismServer:
             if self.process.poll() is not None:
                 raise StackError(f"Prism exited with {self.process.returncode} at start; see {self.log_path}")
             if port_open("127.0.0.1", port):
-                self.endpoint = f"localhost:{port}"
-                return self.endpoint
+                return f"localhost:{port}"
             time.sleep(0.1)
         self.stop()
         raise StackError(f"Prism did not listen on port {port} within {timeout_s:.0f} s; see {self.log_path}")
