@@ -17,12 +17,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import heapq
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -36,6 +34,7 @@ import fastavro
 from fastavro.validation import ValidationError
 
 from loopline import schemas
+from loopline.files import atomic_write, file_lock, makedirs, unlink
 
 ID_FIELDS = {"CuratedPair": "pair_id", "CuratedDocument": "doc_id", "FeedbackExample": "example_id"}
 KINDS = tuple(ID_FIELDS)
@@ -296,7 +295,7 @@ class CuratedStore:
             replaces = [seg["path"] for seg in hit]
             self._publish(self._entry(seq, added, new_offsets, replaces=replaces, forgotten=[subject_hash]))
             for path in replaces:  # only now: the entry no longer names them, so a crash here leaves orphans
-                _unlink(self.path / path)
+                unlink(self.path / path)
             return removed
 
     def forgotten(self) -> set[str]:
@@ -475,56 +474,12 @@ def _ranges_json(offsets: Iterable[Offset]) -> dict[str, dict[str, list[list[int
 
 
 def _write_avro(path: Path, kind: str, records: list[dict]) -> None:
-    _makedirs(path.parent)
+    makedirs(path.parent)
     atomic_write(path, lambda f: fastavro.writer(f, schemas.parsed(kind), records, codec="deflate"))
 
 
 def _write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True).encode()))
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive flock on a fresh descriptor: every open is its own lock, so it excludes other
-    instances in this process as well as other processes."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the flock
-
-
-def atomic_write(path: Path, write) -> None:
-    """Temp file in the same dir, fsync, rename, fsync the dir: readers see all or nothing, and it survives a crash."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
-    fsync_dir(path.parent)
-
-
-def _makedirs(path: Path) -> None:
-    """mkdir -p that fsyncs each parent gaining an entry, so a new hour dir survives a crash with its segment."""
-    if not path.exists():
-        _makedirs(path.parent)
-        path.mkdir(exist_ok=True)
-        fsync_dir(path.parent)
-
-
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _now_ms() -> int:

@@ -170,7 +170,7 @@ class DeadLetterIndex:
                                "CREATE INDEX IF NOT EXISTS letters_by_key ON letters (key);")
 
     def lock(self):
-        from loopline.store import file_lock
+        from loopline.files import file_lock
 
         return file_lock(self.dir / ".lock")
 

@@ -52,7 +52,7 @@ from apache_beam.utils.shared import Shared
 from datasketch import MinHash
 
 from loopline.config import DedupConfig
-from loopline.store import atomic_write, file_lock, fsync_dir
+from loopline.files import atomic_write, file_lock, fsync_dir
 from pipelines.deadletter import DEAD
 from pipelines.decode import Event
 from pipelines.records import curated_text, record_id, thread_subjects

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from loopline.selection import select_pairs
+from trainer.selection import select_pairs
 
 
 def _pairs(task: str, n: int, quality: float = 0.8) -> list[dict]:
