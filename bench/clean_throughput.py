@@ -20,16 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loopline import catalog  # noqa: E402
 from loopline.config import CleanConfig  # noqa: E402
 from loopline.simulator.generate import generate  # noqa: E402
-from pipelines.clean import KINDS, Cleaner  # noqa: E402
+from pipelines.clean import Cleaner  # noqa: E402
 
 
 def messages(seed: int, count: int) -> dict[str, list[tuple[str, str | None, str | None]]]:
     rows: dict[str, list] = {"chat": [], "ticket": [], "email": [], "email (html)": [], "all": []}
     for ev in generate(seed, count, 1_793_000_000_000):
         kind = ev.truth["kind"]
-        if kind not in KINDS or ev.truth["malformed"]:
+        if kind not in catalog.conversation_kinds() or ev.truth["malformed"]:
             continue
         r = json.loads(ev.value)
         if kind == "email":

@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import apache_beam as beam  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
-from loopline.config import EVENT_TOPICS, KafkaConfig, LooplineConfig  # noqa: E402
+from loopline import catalog  # noqa: E402
+from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
 from loopline.simulator.produce import parse_start, simulate  # noqa: E402
 from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
 from pipelines.run import execute, plan  # noqa: E402
 
 
-
 def kafka_read(bootstrap: str, partitions: int) -> int:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False})
-    tps = [TopicPartition(t, p, 0) for t in EVENT_TOPICS for p in range(partitions)]
+    tps = [TopicPartition(t, p, 0) for t in catalog.topics() for p in range(partitions)]
     total = sum(c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps)
     c.assign(tps)
     n = 0

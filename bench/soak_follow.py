@@ -37,7 +37,8 @@ import yaml  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from loopline.config import DEADLETTER_TOPIC, KafkaConfig, LooplineConfig  # noqa: E402
+from loopline.catalog import DEADLETTER_TOPIC  # noqa: E402
+from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
 from loopline.simulator.generate import SimConfig, generate  # noqa: E402
 from loopline.simulator.produce import simulate  # noqa: E402
 from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402

@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from loopline import catalog
 from loopline import config as cfg
+from loopline.cli_train import adapters_app, run_training, train
 from loopline.logs import OneLineFormatter
 from loopline.stack.kafka import KafkaBroker, StackError
 
@@ -303,6 +305,9 @@ def replay(config_path: Optional[Path] = ConfigOpt,
     _run_pipeline(c, dataset=dataset_version, runner=runner)
 
 
+app.command()(train)
+app.add_typer(adapters_app, name="adapters")
+
 datasets_app = typer.Typer(help="Curated datasets (versions) in the store.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 
@@ -330,12 +335,12 @@ def datasets_list(config_path: Optional[Path] = ConfigOpt,
 
 @app.command()
 def clean(config_path: Optional[Path] = ConfigOpt,
-          kind: str = typer.Option(..., "--kind", help="email | chat | ticket")) -> None:
+          kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds()))) -> None:
     """JSON-lines filter: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as the pipeline cleans."""
     from pipelines.clean import filter_lines
 
-    if kind not in ("email", "chat", "ticket"):
-        _fail("--kind must be email, chat or ticket")
+    if kind not in catalog.conversation_kinds():
+        _fail(f"--kind must be one of {', '.join(catalog.conversation_kinds())}")
     _filter(filter_lines(sys.stdin, _load(config_path).pipeline.clean, kind))
 
 
@@ -377,6 +382,8 @@ def demo(config_path: Optional[Path] = ConfigOpt,
     console.rule("summary")
     _print_status(c, broker_for(c))
     datasets_list(config_path, False)
+    console.rule("train (one cycle on the curated pairs)")
+    run_training(c)
     console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
 
 

@@ -12,10 +12,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from loopline import catalog
 
-EVENT_TOPICS = ["events.chat", "events.email", "events.ticket", "events.feedback", "events.deletion"]
-DEADLETTER_TOPIC = "deadletter"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Section(BaseModel):
@@ -28,7 +27,7 @@ class KafkaConfig(Section):
     port: int = 9092
     controller_port: int = 9093
     partitions: int = Field(3, ge=1, description="Partitions per topic when the stack creates them.")
-    topics: list[str] = Field(default_factory=lambda: [*EVENT_TOPICS, DEADLETTER_TOPIC])
+    topics: list[str] = Field(default_factory=lambda: [*catalog.topics(), catalog.DEADLETTER_TOPIC])
     max_message_bytes: int = Field(2_000_000, description="Broker/topic limit; larger than the pipeline's own oversize limit so oversized events reach the dead-letter path.")
     heap: str = "512m"
     start_timeout_s: float = 90.0
@@ -67,7 +66,8 @@ class SourceConfig(Section):
                                             "(needs the Java expansion service; for Flink/Dataflow deployments).")
     expansion_service: str | None = Field(None, description="beam-java only: host:port of a running Kafka expansion service "
                                                               "(default: Beam downloads and starts its jar).")
-    topics: list[str] = Field(default_factory=lambda: list(EVENT_TOPICS))
+    topics: list[str] = Field(default_factory=catalog.topics, description="Event topics to read (default: every "
+                              "source of loopline/catalog.py).")
     batch_size: int = Field(2000, ge=1, description="Messages per consume() call.")
     poll_timeout_s: float = Field(0.2, gt=0, description="How long one read waits for a batch to fill.")
     idle_stop_s: float | None = Field(None, description="Follow mode: finish once every partition is caught up and idle this long (tests, demos).")
@@ -142,7 +142,7 @@ class ScrubConfig(Section):
 
 
 class DedupConfig(Section):
-    """Exact + near-duplicate filtering against all history (pipelines/dedup.py). Owned by that module; add fields here."""
+    """Exact + near-duplicate filtering against all history (pipelines/dedup/). Owned by that package; add fields here."""
     min_words: int = Field(20, ge=1, description="Shorter texts are never duplicates: canned one-liners and short macros repeat by design.")
     shingle_words: int = Field(5, ge=1, description="Near duplicates compare sets of word n-grams of this length.")
     num_perm: int = Field(128, ge=1, description="MinHash permutations; the similarity estimate's error is about 0.5/sqrt(num_perm).")
@@ -265,6 +265,7 @@ class TrainerSFTConfig(Section):
     checkpoint_every: int = Field(10, ge=1, description="Steps between checkpoints; a killed trainer resumes from the last one.")
     packing: bool | None = Field(None, description="Pack examples into full sequences; null: on for CUDA, off for CPU.")
     gradient_checkpointing: bool | None = Field(None, description="null: on for CUDA, off for CPU.")
+    seed: int = Field(7, description="Seeds data order and dropout, so a rerun on the same pairs trains the same way.")
 
 
 class TrainerKTOConfig(Section):
@@ -275,6 +276,7 @@ class TrainerKTOConfig(Section):
     batch_size: int = Field(8, ge=2)
     learning_rate: float = Field(5e-5, gt=0)
     beta: float = Field(0.1, gt=0)
+    seed: int = Field(7, description="Seeds the (fixed) order feedback examples are trained in.")
 
 
 class TrainerEvalConfig(Section):
@@ -282,6 +284,9 @@ class TrainerEvalConfig(Section):
     max_golden: int = Field(128, ge=1, description="Golden pairs scored for perplexity (a fixed, id-ordered sample).")
     rouge_samples: int = Field(16, ge=0, description="Golden pairs answered greedily for ROUGE-L.")
     max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(8, ge=1, description="Sequences scored or generated at once.")
+    max_length: int = Field(256, ge=16, description="Tokens per scored sequence (golden pair or general text); longer ones are "
+                            "truncated.")
     domain_ppl_tolerance: float = Field(0.0, ge=0, description="Promote only if golden perplexity <= current adapter's x (1 + this).")
     general_ppl_tolerance: float = Field(0.10, ge=0, description="...and general-text perplexity <= base model's x (1 + this).")
     general_text: Path | None = Field(None, description="JSON lines {\"text\": ...} of general text; default: the set shipped in trainer/.")

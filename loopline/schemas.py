@@ -1,7 +1,8 @@
 """Avro schemas from schemas/ — the single source of truth for every record Loopline reads or writes.
 
 Files are named `<namespace>.<Name>.avsc`, which lets fastavro resolve named types
-(e.g. `loopline.Lineage`) that one schema references from another file.
+(e.g. `loopline.Lineage`) that one schema references from another file. Which schema a topic
+carries is the catalog's (loopline/catalog.py: `by_topic(topic).schema`).
 """
 
 from __future__ import annotations
@@ -18,16 +19,6 @@ from fastavro.validation import validate as _validate
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 NAMESPACE = "loopline"
-
-# Topic name -> record type carried on it (JSON-encoded Avro records on the wire).
-TOPIC_SCHEMAS = {
-    "events.chat": "ChatEvent",
-    "events.email": "EmailEvent",
-    "events.ticket": "TicketEvent",
-    "events.feedback": "FeedbackEvent",
-    "events.deletion": "DeletionEvent",
-    "deadletter": "DeadLetter",
-}
 
 
 def names() -> list[str]:

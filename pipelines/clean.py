@@ -26,12 +26,10 @@ from inscriptis.model.config import ParserConfig
 from lxml import etree
 from mailparser_reply.parser import EmailMessage
 
+from loopline import catalog
 from loopline.config import CleanConfig
-from pipelines.deadletter import DEAD
-from pipelines.decode import Event
-from pipelines.windowing import Thread, ThreadStage
-
-KINDS = ("chat", "email", "ticket")
+from pipelines.guard import DEAD, ThreadStage
+from pipelines.model import Event, Thread, message_body
 
 # Containers that hold the previous message: blockquote (Apple, Thunderbird, Yahoo, Gmail), Gmail's and
 # Yahoo's quote wrappers, Thunderbird's attribution line, Outlook's reply header. Outlook leaves the quoted
@@ -77,8 +75,8 @@ class Cleaner:
         return self.cleaned(kind, text, html).text
 
     def cleaned(self, kind: str, text: str | None = None, html: str | None = None) -> Cleaned:
-        if kind not in KINDS:
-            raise ValueError(f"cannot clean kind {kind!r}; expected one of {KINDS}")
+        if kind not in catalog.conversation_kinds():
+            raise ValueError(f"cannot clean kind {kind!r}; expected one of {catalog.conversation_kinds()}")
         changes: set[str] = set()
         if text is None and html is not None:
             text = self.html_to_text(html, changes)
@@ -198,13 +196,8 @@ def _tidy(text: str) -> str:
 
 
 def event_text(event: Event) -> tuple[str, str | None, str | None]:
-    """(kind, text, html) to clean for a chat/email/ticket event: an email's text part when it has one."""
-    r = event.record
-    if event.kind == "email":
-        return ("email", r["body_text"], None) if r.get("body_text") is not None else ("email", None, r.get("body_html"))
-    if event.kind in KINDS:
-        return event.kind, r["text"], None
-    raise ValueError(f"{event.kind} events carry no message to clean")
+    """(kind, text, html) to clean for a message event: its text body when it has one, else its HTML body."""
+    return (event.kind, *message_body(event))
 
 
 class _CleanThread(ThreadStage):
@@ -219,7 +212,7 @@ class _CleanThread(ThreadStage):
     def handle(self, thread: Thread):
         events, counts = [], {}
         for event in thread.events:
-            if event.kind in KINDS:
+            if event.kind in catalog.conversation_kinds():
                 result = self.cleaner.cleaned(*event_text(event))
                 event = event._replace(text=result.text)
                 for what in ("messages", *result.changes, *(("empty",) if not result.text else ())):
@@ -244,8 +237,8 @@ class CleanThreads(beam.PTransform):
 def filter_lines(lines: Iterable[str], config: CleanConfig, kind: str) -> Iterator[str]:
     """`loopline clean`: JSON lines {"id","text"} or {"id","html"} -> {"id","text"}, one per input line, in
     order; a line that can't be cleaned yields {"id","error"} and the rest go on. Blank lines are skipped."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    if kind not in catalog.conversation_kinds():
+        raise ValueError(f"kind must be one of {catalog.conversation_kinds()}, not {kind!r}")
     cleaner = Cleaner(config)
     for line in lines:
         if not line.strip():

@@ -6,8 +6,8 @@ import apache_beam as beam
 
 from loopline.config import PipelineConfig
 from pipelines.clean import CleanThreads
-from pipelines.deadletter import DEAD
 from pipelines.dedup import DedupThreads
+from pipelines.guard import DEAD
 from pipelines.ordering import InCanonicalOrder
 from pipelines.pairs import ExtractPairs
 from pipelines.scrub import ScrubThreads

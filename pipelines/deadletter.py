@@ -1,10 +1,8 @@
-"""Dead letters: nothing the pipeline can't process is dropped or crashes it.
+"""Dead letters out to Kafka: nothing the pipeline can't process is dropped.
 
-Every stage emits a `DeadLetter` (schemas/loopline.DeadLetter.avsc) on the DEAD tag for a record
-it rejects, and `Guarded` turns an exception on one element into dead letters for that element's
-inputs. `PublishDeadLetters` sends them to the `deadletter` topic (Avro binary, keyed
-topic/partition/offset) and then accounts their offsets in the store, so a restart neither
-re-reads nor loses them. Details never carry payload text: raw bytes stay in `raw` only.
+Every stage emits a `DeadLetter` on the DEAD tag for a record it rejects (pipelines/guard.py).
+`PublishDeadLetters` sends them to the `deadletter` topic (Avro binary, keyed topic/partition/offset)
+and then accounts their offsets in the store, so a restart neither re-reads nor loses them.
 
 Deletion (README "Deletion"): `raw` may hold a person's ids and text, so the topic is compacted
 (loopline/stack/kafka.py: cleanup.policy=compact; keys topic/partition/offset are unique) and a dead
@@ -19,110 +17,30 @@ segment (segment.ms is short on this topic) so the log cleaner can compact the e
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
 import sqlite3
 import time
-import traceback
 from pathlib import Path
-from typing import Iterable
 
 import apache_beam as beam
 import fastavro
 from apache_beam.metrics import Metrics
 
-from loopline import schemas
-from loopline.metrics import DEAD_LETTERS, STAGE_IN, STAGE_OUT
+from loopline import catalog, schemas
+from loopline.metrics import DEAD_LETTERS
 from pipelines.progress import ProgressCommitter
-from pipelines.source import KafkaRecord
-
-DEAD = "dead"
-
-
-def dead_letter(rec: KafkaRecord, stage: str, reason: str, detail: str | None = None) -> dict:
-    return {"raw": rec.value, "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
-            "stage": stage, "reason": reason, "detail": detail, "time": int(time.time() * 1000)}
-
-
-def safe_detail(error: Exception) -> str:
-    """What went wrong, never a value from the payload (which may be PII or a secret): the exception
-    type and where it was raised, or the schema field at fault. Exception messages are withheld
-    because code anywhere (ours, spaCy's, fastavro's) may quote the text it choked on."""
-    errors = getattr(error, "errors", None)
-    if errors and hasattr(errors[0], "field"):  # fastavro validation: describe fields, not their values
-        return "; ".join(_describe(e.field, e.schema, e.datum) for e in errors)[:500]
-    if isinstance(error, schemas.UnknownFields):
-        return f"fields not in the schema: {', '.join(error.fields)}"[:500]
-    if isinstance(error, KeyError) and error.args and error.args[0] in _schema_fields():
-        return f"{type(error).__name__}: {error.args[0]!r}"
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
-    return f"{type(error).__name__}{where} (message withheld: it may quote the payload)"
-
-
-@functools.cache
-def _schema_fields() -> frozenset[str]:
-    """Every field name the schemas define: safe to name in a detail, unlike a value."""
-    def walk(schema) -> set[str]:
-        if isinstance(schema, dict):
-            own = {f["name"] for f in schema.get("fields", ())}
-            return own.union(*(walk(v) for v in schema.values()))
-        if isinstance(schema, list):
-            return set().union(*(walk(v) for v in schema))
-        return set()
-
-    return frozenset().union(*(walk(schemas.raw(name)) for name in schemas.names()))
-
-
-def _describe(field: str, schema, datum) -> str:
-    if isinstance(schema, dict) and schema.get("type") == "record" and isinstance(datum, dict):
-        missing = [f["name"] for f in schema["fields"] if f["name"] not in datum]
-        return f"{schema['name']}: missing required field(s) {', '.join(missing)}" if missing else f"{schema['name']}: invalid"
-    if isinstance(schema, dict) and schema.get("type") == "enum":
-        return f"{field}: not one of {schema['symbols']}"
-    expected = schema.get("type") if isinstance(schema, dict) else schema
-    return f"{field}: expected {expected}, got {type(datum).__name__}"
-
-
-class Guarded(beam.DoFn):
-    """A DoFn whose failure on one element dead-letters that element's inputs and carries on.
-
-    Subclasses implement `handle(element)` and `inputs(element)` (the KafkaRecords behind it).
-    """
-
-    stage = "unknown"
-
-    def handle(self, element) -> Iterable:
-        raise NotImplementedError
-
-    def inputs(self, element) -> list[KafkaRecord]:
-        raise NotImplementedError
-
-    def process(self, element, *args, **kwargs):
-        inputs = self.inputs(element)
-        STAGE_IN.labels(self.stage).inc(len(inputs))
-        try:
-            # all or nothing: a half-emitted element plus its dead letter would count its inputs twice
-            outputs = list(self.handle(element, *args, **kwargs))
-        except Exception as e:  # noqa: BLE001 - one bad element must not stop the stream
-            Metrics.counter("loopline", f"{self.stage}.errors").inc()
-            outputs = [beam.pvalue.TaggedOutput(DEAD, dead_letter(rec, self.stage, "stage_error", safe_detail(e)))
-                       for rec in inputs]
-        STAGE_OUT.labels(self.stage).inc(len(inputs) - sum(isinstance(o, beam.pvalue.TaggedOutput) and o.tag == DEAD
-                                                           for o in outputs))
-        yield from outputs
 
 
 def encode(letter: dict) -> bytes:
     buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, schemas.parsed("DeadLetter"), letter)
+    fastavro.schemaless_writer(buf, schemas.parsed(catalog.DEADLETTER_SCHEMA), letter)
     return buf.getvalue()
 
 
 def decode(payload: bytes) -> dict:
-    return fastavro.schemaless_reader(io.BytesIO(payload), schemas.parsed("DeadLetter"))
+    return fastavro.schemaless_reader(io.BytesIO(payload), schemas.parsed(catalog.DEADLETTER_SCHEMA))
 
 
 # Id-like tokens in a raw payload: an email address or a token with a digit (customer ids). JSON payloads
@@ -285,7 +203,7 @@ class _Publish(beam.DoFn):
         self._errors: list[str] = []
 
     def process(self, letter: dict):
-        schemas.validate("DeadLetter", letter)
+        schemas.validate(catalog.DEADLETTER_SCHEMA, letter)
         self._batch.append(letter)
         Metrics.counter("loopline", f"deadletter.{letter['reason']}").inc()
 

@@ -2,8 +2,8 @@
 later session window (a ticket answered the next day, an email reply a week later) still pairs its
 answer with the question asked in an earlier window.
 
-Beam-free and Event-free: the pairs stage (pipelines/pairs.py) turns Events into HistoryMessages and
-back; the deletion path (pipelines/sink.py) calls forget().
+Beam-free: the pairs stage (pipelines/pairs.py) turns Events into HistoryMessages (pipelines/model.py)
+and back; the deletion path (pipelines/sink.py) calls forget().
 
 One SQLite database per dataset, `<store_root>/datasets/<dataset>/history/threads.sqlite` (beside the
 dedup index; a replay builds its own), in WAL mode: several worker processes on one machine may read
@@ -29,7 +29,9 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable
+
+from pipelines.model import Coordinates, HistoryMessage
 
 FILE = "threads.sqlite"
 BUSY_TIMEOUT_S = 120.0
@@ -70,33 +72,6 @@ CREATE TABLE IF NOT EXISTS forgotten (subject TEXT PRIMARY KEY) WITHOUT ROWID;
 
 _COLUMNS = ("thread_key, topic, kafka_partition, kafka_offset, window_end_ms, event_time_ms, kind, role, author, "
             "event_type, message_ref, reply_to_ref, recipients, text, usable, pii_counts, subjects")
-
-
-class Coordinates(NamedTuple):
-    """Where a message came from in Kafka: its identity, and what lineage and record ids are made of."""
-    topic: str
-    partition: int
-    offset: int
-
-
-class HistoryMessage(NamedTuple):
-    """A curated message as the history keeps it. `source` and `text`, `kind`, `pii_counts` are named as
-    on an Event, so lineage, record ids and record texts treat both alike (pipelines/records.py)."""
-    key: str                          # the thread (window) key, "<kind>:<id>"
-    source: Coordinates
-    window_end_ms: int                # end of the session window it was curated in
-    event_time_ms: int
-    kind: str                         # chat | email | ticket
-    role: str | None                  # customer | agent | bot | system; None: not known
-    author: str                       # hash of the author's id / address (equality only)
-    text: str                         # the text as curation left it (cleaned, PII scrubbed); "" = no content
-    usable: bool                      # False: empty, a duplicate or an auto-reply, never in a pair
-    event_type: str | None = None     # ticket: opened | comment | resolved | closed
-    message_ref: str | None = None    # email: hash of its Message-ID
-    reply_to_ref: str | None = None   # email: hash of its In-Reply-To
-    recipients: tuple[str, ...] = ()  # email: hashes of its To addresses (as `author`)
-    pii_counts: tuple = ()            # ((entity type, count), ...) masked in `text`
-    subjects: tuple[str, ...] = ()    # subject hashes of everyone in its thread: its window and the earlier ones
 
 
 def history_dir(dataset_dir: str | Path) -> Path:

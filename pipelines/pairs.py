@@ -10,7 +10,7 @@ customer messages and its response is an agent's.
 Per source kind:
   ticket: the customer's opening and comments since the last resolution -> the agent's resolution;
   chat:   consecutive customer turns -> the most relevant of the agent messages that follow;
-  email:  the customer's mails since the last answer -> the agent's reply.
+  email:  the customer's mails since the last answer -> the agent's reply (so is any other kind).
 Empty (filler), duplicate and auto-reply messages are never prompts or answers. Quality in [0, 1]:
 0 outside the length bounds or for a canned auto-reply, else 0.35 * substance of both sides
 (a one-line "thanks" is not a question) + 0.45 * the answer's lexical relevance to the question
@@ -30,39 +30,24 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from loopline import catalog
 from loopline.config import PairsConfig
 from loopline.store import CuratedStore
-from pipelines.deadletter import DEAD
-from pipelines.decode import Event
-from pipelines.history import Coordinates, HistoryMessage, ThreadHistory, history_dir
-from pipelines.records import thread_subjects
-from pipelines.windowing import Thread, ThreadStage
+from pipelines.guard import DEAD, ThreadStage
+from pipelines.history import ThreadHistory, history_dir
+from pipelines.model import Coordinates, Event, HistoryMessage, Message, Pair, Thread
+from pipelines.subjects import thread_subjects
 
 _WORD = re.compile(r"[a-z0-9']+")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _STOP = frozenset("""a an and are as at be been but by can could do does for from had has have hello hi how i i'm if in
 is it its just me my of on or our please so that the their them then there this to was we were what when which who will
 with would you your yours thanks thank regards dear team support""".split())
-
-MESSAGE_KINDS = ("chat", "email", "ticket")
-ROLES = {"chat": ("customer", "agent", "bot"), "ticket": ("customer", "agent", "system")}
-ROLE_FIELDS = {"chat": "sender_role", "ticket": "author_role"}
-AUTHOR_FIELDS = {"chat": "sender_id", "email": "from_address", "ticket": "author_id"}
-
-Message = Union[Event, HistoryMessage]  # a message of this window, or of an earlier window of the same thread
-
-
-class Pair(NamedTuple):
-    prompts: tuple[Message, ...]   # customer messages, in event order; earlier windows' ones are HistoryMessages
-    response: Event                # an agent's message, always of the thread being processed
-    quality: float
-    task: str
-
 
 class Turn(NamedTuple):
     """A message as pairing sees it."""
@@ -81,7 +66,7 @@ def ref(value: str | None) -> str | None:
 
 def author_key(e: Event) -> str:
     """Who wrote it, as the history keeps it (equality only)."""
-    author = e.record[AUTHOR_FIELDS[e.kind]]
+    author = e.record[catalog.by_kind(e.kind).author]
     return ref(author.strip().casefold() if e.kind == "email" else author)
 
 
@@ -111,13 +96,16 @@ class PairExtractor:
     # --- roles -------------------------------------------------------------------------------------
 
     def declared_role(self, e: Message) -> str | None:
-        """The role a message states by itself: its role field, or for email its sender's address."""
+        """The role a message states by itself: its source's role field (loopline/catalog.py), or for email its
+        sender's address. A source with neither states none."""
         if isinstance(e, HistoryMessage):
             return e.role
-        r = e.record
-        if e.kind in ROLES:
-            role = r[ROLE_FIELDS[e.kind]]
-            return role if role in ROLES[e.kind] else None
+        r, source = e.record, catalog.by_kind(e.kind)
+        if source.role is not None:
+            role = r[source.role]
+            return role if role in source.roles else None
+        if e.kind != "email":
+            return None
         address = r["from_address"].strip().casefold()
         local, _, domain = address.rpartition("@")
         if local.split("+", 1)[0] in self.automated:
@@ -168,7 +156,7 @@ class PairExtractor:
 
     def turns(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Turn]:
         """The thread's messages after the key's messages from earlier windows, each with its role."""
-        current = [e for e in thread.events if e.kind in MESSAGE_KINDS]
+        current = [e for e in thread.events if e.kind in catalog.conversation_kinds()]
         if not current:
             return []
         messages: list[Message] = [m for m in earlier if m.kind == current[0].kind] + current
@@ -185,7 +173,7 @@ class PairExtractor:
         if not turns:
             return []
         kind = turns[0].message.kind
-        raw = {"ticket": self._ticket, "chat": self._chat, "email": self._email}[kind](turns)
+        raw = {"ticket": self._ticket, "chat": self._chat}.get(kind, self._replies)(turns)
         return [self._scored(prompts, response) for prompts, response in raw
                 if response.current and self._admissible(prompts, response)]
 
@@ -221,8 +209,9 @@ class PairExtractor:
                 answers.append(t)
         return pairs
 
-    def _email(self, turns: list[Turn]):
-        """The customer's usable mails since the last answer -> the agent's next usable mail."""
+    def _replies(self, turns: list[Turn]):
+        """Email, and any other kind: the customer's usable messages since the last answer -> the agent's next
+        usable one."""
         return self._answered(turns, lambda t: True)
 
     @staticmethod

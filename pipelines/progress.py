@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from loopline.store import CuratedStore
-
-
-def consumer_group(dataset: str) -> str:
-    """The Kafka consumer group whose committed offsets mirror a dataset's durable progress."""
-    return f"loopline.{dataset}"
+from pipelines.source import consumer_group
 
 
 class ProgressCommitter:

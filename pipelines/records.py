@@ -15,44 +15,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from loopline.store import Unit, subject_hash
-from pipelines.deadletter import DEAD
-from pipelines.decode import Event
-from pipelines.history import HistoryMessage
-from pipelines.windowing import Thread, ThreadStage
-
-SUBJECT_FIELDS = {"chat": "sender_id", "email": "from_address", "ticket": "author_id"}
-
-
-def lineage(events) -> list[dict]:
-    """Kafka coordinates of Events, or of HistoryMessages (messages of earlier windows), which name them alike."""
-    return [{"topic": e.source.topic, "partition": e.source.partition, "offset": e.source.offset} for e in events]
-
-
-def record_id(events) -> str:
-    """Stable id of whatever was derived from exactly these inputs."""
-    coords = ",".join(f"{e.source.topic}/{e.source.partition}/{e.source.offset}" for e in events)
-    return hashlib.sha256(coords.encode()).hexdigest()[:32]
-
-
-def message_text(event: Event) -> str:
-    r = event.record
-    if event.kind == "email":
-        return r["body_text"] if r.get("body_text") is not None else (r.get("body_html") or "")
-    return r["text"]
-
-
-def thread_subjects(thread: Thread) -> list[str]:
-    """Hashes of everyone in the thread: a record derived from a thread may carry any participant's data,
-    so forgetting one participant must remove it."""
-    ids = set()
-    for e in thread.events:
-        if e.kind in SUBJECT_FIELDS:
-            ids.add(e.record[SUBJECT_FIELDS[e.kind]])
-        if e.kind == "email":
-            ids.update(e.record["to_addresses"])
-        if e.kind == "ticket" and e.record.get("author_email"):
-            ids.add(e.record["author_email"])
-    return sorted(subject_hash(i) for i in ids)
+from pipelines.guard import DEAD, ThreadStage
+from pipelines.model import Event, HistoryMessage, Pair, Thread, curated_text, lineage, record_id
+from pipelines.subjects import thread_subjects
 
 
 def thread_links(thread: Thread) -> tuple[tuple[str, str], ...]:
@@ -62,16 +27,11 @@ def thread_links(thread: Thread) -> tuple[tuple[str, str], ...]:
                          for e in thread.events if e.kind == "ticket" and e.record.get("author_email")}))
 
 
-def pair_subjects(pair, subjects: list[str]) -> list[str]:
+def pair_subjects(pair: Pair, subjects: list[str]) -> list[str]:
     """A pair's subjects: its window's (`subjects`), plus, when prompts come from earlier windows of the
     thread (the thread history), everyone in the thread up to those windows: the pair carries their data too."""
     earlier = {s for m in pair.prompts if isinstance(m, HistoryMessage) for s in m.subjects}
     return sorted(earlier.union(subjects)) if earlier else subjects
-
-
-def curated_text(event: Event) -> str:
-    """The message text after curation, or the raw body when no curation stage ran."""
-    return event.text if event.text is not None else message_text(event)
 
 
 def _pii_counts(events) -> dict[str, int]:
@@ -102,7 +62,7 @@ def _document(event: Event, thread: Thread, subjects: list[str], version: str) -
     }
 
 
-def _pair(pair, thread: Thread, subjects: list[str], version: str) -> dict:
+def _pair(pair: Pair, thread: Thread, subjects: list[str], version: str) -> dict:
     events = [*pair.prompts, pair.response]
     instruction = "\n\n".join(curated_text(e) for e in pair.prompts)
     output = curated_text(pair.response)

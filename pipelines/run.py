@@ -20,11 +20,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 from confluent_kafka import Consumer, TopicPartition
 
-from loopline.config import DEADLETTER_TOPIC, LooplineConfig
+from loopline.catalog import DEADLETTER_TOPIC
+from loopline.config import LooplineConfig
 from loopline.store import CuratedStore
 from pipelines.curate import Curate
-from pipelines.deadletter import DEAD, PublishDeadLetters
+from pipelines.deadletter import PublishDeadLetters
 from pipelines.decode import DecodeEvents
+from pipelines.guard import DEAD
 from pipelines.records import ThreadsToRecords
 from pipelines.sink import ApplyDeletions, WriteToStore
 from pipelines.source import FOLLOW, PartitionSlice, ReadKafka

@@ -37,10 +37,8 @@ from spacy.attrs import IDX, LOWER
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from loopline.config import ScrubConfig
-from pipelines.deadletter import DEAD
-from pipelines.decode import Event
-from pipelines.records import message_text
-from pipelines.windowing import Thread, ThreadStage
+from pipelines.guard import DEAD, ThreadStage
+from pipelines.model import Event, Thread, message_text
 
 FEEDBACK_FIELDS = ("prompt", "response", "comment")
 

@@ -12,12 +12,12 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from loopline.config import DEADLETTER_TOPIC
+from loopline.catalog import DEADLETTER_TOPIC
 from loopline.metrics import END_TO_END, RECORDS_WRITTEN
 from loopline.store import CuratedStore, subject_hash
-from pipelines.decode import Event
 from pipelines.history import ThreadHistory, history_dir
 from pipelines.links import PersonLinks, links_dir
+from pipelines.model import Event
 from pipelines.progress import ProgressCommitter
 
 

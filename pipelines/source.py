@@ -39,8 +39,15 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from loopline.config import SourceConfig, WindowConfig
 from loopline.metrics import CONSUMER_LAG
+from pipelines.model import KafkaRecord
 
 FOLLOW = sys.maxsize  # stop offset of an unbounded slice
+
+
+def consumer_group(dataset: str) -> str:
+    """The Kafka consumer group whose committed offsets mirror a dataset's durable progress
+    (pipelines/progress.py commits them; the beam-java reader resumes from them)."""
+    return f"loopline.{dataset}"
 
 
 class PartitionSlice(NamedTuple):
@@ -50,15 +57,6 @@ class PartitionSlice(NamedTuple):
     start: int
     stop: int
     skip: tuple[tuple[int, int], ...] = ()  # inclusive ranges
-
-
-class KafkaRecord(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes
 
 
 class _SliceRestrictions(RestrictionProvider):
@@ -297,8 +295,6 @@ class ReadKafka(beam.PTransform):
 
     def _java(self, follow: bool) -> beam.PTransform:
         from apache_beam.io.kafka import ReadFromKafka
-
-        from pipelines.progress import consumer_group
 
         if not follow:
             raise ValueError("source.implementation=beam-java reads unbounded only; use the python source for bounded runs")

@@ -14,11 +14,9 @@ soon as the watermark passes that event instead of waiting out the gap.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
@@ -26,24 +24,8 @@ from apache_beam.utils.timestamp import Timestamp
 
 from loopline.config import WindowConfig
 from loopline.metrics import OPEN_THREADS
-from pipelines.deadletter import DEAD, Guarded, dead_letter
-from pipelines.decode import Event
-
-
-class Thread(NamedTuple):
-    """All admitted events of one conversation/thread/ticket in one session window, in event order."""
-    key: str
-    start_ms: int
-    end_ms: int
-    events: tuple[Event, ...]
-    pairs: tuple = ()  # set by the pairs stage: ((prompt events, response event, quality, task), ...)
-
-
-class ThreadStage(Guarded):
-    """A guarded stage over whole Threads: if it fails on one, every message of that thread is dead-lettered."""
-
-    def inputs(self, thread: Thread):
-        return [e.source for e in thread.events]
+from pipelines.guard import DEAD, Guarded, dead_letter
+from pipelines.model import Event, Thread
 
 
 class _Admit(Guarded):

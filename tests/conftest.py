@@ -9,9 +9,9 @@ from typing import Iterator
 import pytest
 import yaml
 
+from loopline import catalog
 from loopline import config as cfg
 from loopline.stack.kafka import KafkaBroker, free_port
-
 
 
 def kafka_config(partitions: int = 3) -> cfg.KafkaConfig:
@@ -42,7 +42,7 @@ def end_offsets(broker: KafkaBroker) -> dict[tuple[str, int], int]:
     c = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": "ends"})
     try:
         return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in cfg.EVENT_TOPICS for p in c.list_topics(t, timeout=10).topics[t].partitions}
+                for t in catalog.topics() for p in c.list_topics(t, timeout=10).topics[t].partitions}
     finally:
         c.close()
 

@@ -5,15 +5,15 @@ For unit-level quality measurements of curation stages against the simulator's g
 
 from __future__ import annotations
 
-import json
 import collections
+import json
 from collections import defaultdict
 
+from loopline import catalog
 from loopline.simulator.generate import generate
 from pipelines.dedup import Scope, message_scopes
-from pipelines.decode import KINDS, Event
-from pipelines.source import KafkaRecord
-from pipelines.windowing import Thread, session_end, split_sessions
+from pipelines.model import Event, KafkaRecord, Thread
+from pipelines.windowing import session_end, split_sessions
 
 START_MS = 1_793_600_000_000
 
@@ -23,12 +23,13 @@ def simulated_threads(seed: int, count: int, gap_s: float = 2400) -> tuple[list[
     by_thread, truth = defaultdict(list), {}
     for ev in generate(seed, count, START_MS):
         t = ev.truth
-        if t["malformed"] or t["kind"] not in ("chat", "email", "ticket"):
+        if t["malformed"] or t["kind"] not in catalog.conversation_kinds():
             continue
         record = json.loads(ev.value)
-        kind, field = KINDS[ev.topic]
+        source = catalog.by_topic(ev.topic)
+        key = f"{source.kind}:{record[source.key]}"
         src = KafkaRecord(ev.topic, 0, t["seq"], t["arrival_time"], ev.key, ev.value)
-        by_thread[f"{kind}:{record[field]}"].append(Event(kind, f"{kind}:{record[field]}", record["event_time"], record, src))
+        by_thread[key].append(Event(source.kind, key, record["event_time"], record, src))
         truth[t["id"]] = t
     threads = []
     for key, events in by_thread.items():

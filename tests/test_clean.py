@@ -12,18 +12,16 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
+from loopline import catalog
 from loopline.config import CleanConfig
 from loopline.simulator import text as T
 from loopline.simulator.generate import generate
 from pipelines.clean import Cleaner, CleanThreads, event_text, filter_lines
-from pipelines.deadletter import DEAD
-from pipelines.decode import KINDS as TOPIC_KINDS, Event
-from pipelines.source import KafkaRecord
-from pipelines.windowing import Thread
+from pipelines.guard import DEAD
+from pipelines.model import Event, KafkaRecord, Thread
 
 SEED, COUNT, START_MS = 20261102, 2000, 1_793_000_000_000
 THRESHOLDS = {"chat": 0.99, "email": 0.99, "ticket": 0.99}  # measured: 1.000 for all three on this seed
-TOPICS = {kind: topic for topic, (kind, _) in TOPIC_KINDS.items()}
 
 
 def norm(s: str | None) -> str:
@@ -62,7 +60,7 @@ def expected(truth: dict) -> str:
 
 
 def _event(record: dict, truth: dict, offset: int = 0) -> Event:
-    source = KafkaRecord(TOPICS[truth["kind"]], 0, offset, truth["event_time"], None, b"{}")
+    source = KafkaRecord(catalog.by_kind(truth["kind"]).topic, 0, offset, truth["event_time"], None, b"{}")
     return Event(truth["kind"], f"{truth['kind']}:{truth['thread_id']}", truth["event_time"], record, source)
 
 

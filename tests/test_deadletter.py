@@ -9,8 +9,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from loopline.store import CuratedStore
 from pipelines import deadletter
-from pipelines.deadletter import DEAD, Guarded, PublishDeadLetters
-from pipelines.source import KafkaRecord
+from pipelines.deadletter import PublishDeadLetters
+from pipelines.guard import DEAD, Guarded
+from pipelines.model import KafkaRecord
 
 SECRET = "4111 1111 1111 1111"
 TOPIC = "deadletter-secrets"

@@ -8,9 +8,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from loopline.config import DecodeConfig
-from pipelines.deadletter import DEAD, decode, encode
+from pipelines.deadletter import decode, encode
 from pipelines.decode import DecodeEvents
-from pipelines.source import KafkaRecord
+from pipelines.guard import DEAD
+from pipelines.model import KafkaRecord
 from tests.samples import SAMPLES
 
 SECRET = "4111 1111 1111 1111"

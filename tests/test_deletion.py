@@ -18,8 +18,9 @@ import yaml
 from confluent_kafka import Consumer, TopicPartition
 from typer.testing import CliRunner
 
+from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
-from loopline.config import DEADLETTER_TOPIC, KafkaConfig, LooplineConfig
+from loopline.config import KafkaConfig, LooplineConfig
 from loopline.simulator.generate import SimConfig
 from loopline.simulator.produce import parse_start, simulate
 from loopline.stack.kafka import KafkaBroker, free_port

@@ -10,7 +10,8 @@ import pytest
 
 from loopline.config import PairsConfig
 from loopline.store import CuratedStore, subject_hash
-from pipelines.history import Coordinates, HistoryMessage, ThreadHistory, history_dir
+from pipelines.history import ThreadHistory, history_dir
+from pipelines.model import Coordinates, HistoryMessage
 
 ANNA, BEN, AGENT = subject_hash("anna@example.com"), subject_hash("ben@example.com"), subject_hash("agent-007")
 
@@ -111,10 +112,9 @@ def test_several_processes_write_one_history(tmp_path):
 def test_a_deletion_reaches_the_history_before_the_store_accounts_it(tmp_path):
     """pipelines/sink.py _Forget: history first, so a crash before the store's entry (which accounts the
     deletion's offset) re-reads the deletion and forgets again."""
-    from pipelines.decode import Event
     from pipelines.links import PersonLinks
+    from pipelines.model import Event, KafkaRecord
     from pipelines.sink import Eraser, _Forget
-    from pipelines.source import KafkaRecord
 
     calls = []
 

@@ -9,12 +9,11 @@ import pytest
 from loopline.config import CleanConfig, PairsConfig
 from loopline.store import subject_hash
 from pipelines.clean import Cleaner, event_text
-from pipelines.decode import Event
-from pipelines.history import HistoryMessage, ThreadHistory, history_dir
+from pipelines.history import ThreadHistory, history_dir
+from pipelines.model import Event, HistoryMessage, KafkaRecord, Thread, record_id
 from pipelines.pairs import PairExtractor, _ExtractPairs
-from pipelines.records import _ToUnit, record_id
-from pipelines.source import KafkaRecord
-from pipelines.windowing import Thread, split_sessions
+from pipelines.records import _ToUnit
+from pipelines.windowing import split_sessions
 from tests.simtruth import message_id, simulated_threads
 
 GAP_MS = 2_400_000

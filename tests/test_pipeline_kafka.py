@@ -22,13 +22,14 @@ import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
+from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
-from loopline.config import DEADLETTER_TOPIC, DedupConfig, LooplineConfig, ScrubConfig
+from loopline.config import DedupConfig, LooplineConfig, ScrubConfig
 from loopline.simulator.produce import parse_start, simulate
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
 from pipelines import deadletter
-from pipelines.progress import consumer_group
+from pipelines.source import consumer_group
 from tests.conftest import end_offsets, running_broker
 
 EVENTS = 2000

@@ -11,11 +11,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from loopline.config import SourceConfig, WindowConfig
 from pipelines import deadletter
-from pipelines.deadletter import DEAD, Guarded, safe_detail
-from pipelines.decode import Event
-from pipelines.source import KafkaRecord, PartitionSlice, ReadKafka, from_java_record
+from pipelines.guard import DEAD, Guarded, safe_detail
+from pipelines.model import Event, KafkaRecord
+from pipelines.source import PartitionSlice, ReadKafka, from_java_record
 from pipelines.windowing import split_sessions
-
 
 SECRET = "4111 1111 1111 1111"
 
@@ -86,8 +85,8 @@ def test_java_source_refuses_bounded_runs():
 def test_threads_are_released_in_window_end_then_key_order(tmp_path):
     from apache_beam.transforms import window
 
+    from pipelines.model import Thread
     from pipelines.ordering import InCanonicalOrder
-    from pipelines.windowing import Thread
 
     threads = [Thread(f"chat:{k}", 0, end, ()) for k, end in [("b", 3000), ("a", 3000), ("c", 1000), ("d", 2000)]]
     out = tmp_path / "order.jsonl"

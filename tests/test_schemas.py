@@ -13,7 +13,7 @@ import fastavro
 import pytest
 from fastavro.validation import ValidationError
 
-from loopline import schemas
+from loopline import catalog, schemas
 from tests.samples import SAMPLES
 
 
@@ -24,8 +24,8 @@ def test_every_schema_has_a_sample_and_loads():
         assert parsed.get("name", "").endswith(name) or parsed.get("type") == "enum"
 
 
-def test_topics_map_to_schemas():
-    assert set(schemas.TOPIC_SCHEMAS.values()) <= set(schemas.names())
+def test_every_topic_of_the_catalog_has_its_schema():
+    assert {s.schema for s in catalog.SOURCES} | {catalog.DEADLETTER_SCHEMA} <= set(schemas.names())
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

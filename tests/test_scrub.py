@@ -16,11 +16,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from loopline.config import ScrubConfig
 from loopline.simulator.generate import KIND, generate
-from pipelines.deadletter import DEAD
-from pipelines.decode import Event
+from pipelines.guard import DEAD
+from pipelines.model import Event, KafkaRecord, Thread
 from pipelines.scrub import ScrubThreads, filter_lines, scrubber
-from pipelines.source import KafkaRecord
-from pipelines.windowing import Thread
 
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 PLAIN_FIELDS = ("text", "body_text", "prompt", "response", "comment")

@@ -9,15 +9,14 @@ from collections import Counter
 from confluent_kafka import Consumer, TopicPartition
 from typer.testing import CliRunner
 
-from loopline import schemas
+from loopline import catalog, schemas
 from loopline.cli import app
-from loopline.config import EVENT_TOPICS
 from loopline.simulator.generate import SimConfig
 
 
 def _end_offsets(kafka, consumer) -> dict[tuple[str, int], int]:
     return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-            for t in EVENT_TOPICS for p in range(kafka.config.partitions)}
+            for t in catalog.topics() for p in range(kafka.config.partitions)}
 
 
 def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, tmp_path):
@@ -55,7 +54,7 @@ def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, 
         if t["malformed"]:
             continue
         record = json.loads(value)
-        schemas.validate(schemas.TOPIC_SCHEMAS[t["topic"]], record)
+        schemas.validate(catalog.by_topic(t["topic"]).schema, record)
         for pii in t["pii"]:
             assert record[pii["field"]][pii["start"]:pii["end"]] == pii["value"]
 
@@ -63,7 +62,7 @@ def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, 
     malformed = Counter(t["malformed"] for t in truth if t["malformed"])
     assert set(malformed) == {"invalid_json", "schema_mismatch", "invalid_utf8", "oversized"}
     assert {t["duplicate_kind"] for t in truth} >= {"exact", "near"}
-    assert Counter(t["topic"] for t in truth).keys() == set(EVENT_TOPICS)
+    assert Counter(t["topic"] for t in truth).keys() == set(catalog.topics())
     assert sum(1 for t in truth if t["late"]) > 0
     assert sum(1 for t in truth if t["answers"]) > 500
 

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from loopline import schemas
+from loopline import catalog, schemas
 from loopline.simulator.generate import SimConfig, _Simulator, generate
 
 START = 1_767_600_000_000  # 2026-01-05T08:00:00Z
@@ -213,7 +213,7 @@ def test_well_formed_values_validate_and_match_their_truth(events, records):
         if t["malformed"]:
             continue
         record = records[t["seq"]]
-        schemas.validate(schemas.TOPIC_SCHEMAS[e.topic], record)
+        schemas.validate(catalog.by_topic(e.topic).schema, record)
         assert record["event_time"] == t["event_time"]
         if e.topic in ("events.chat", "events.email", "events.ticket"):
             assert t["id"] == record["message_id" if e.topic != "events.ticket" else "event_id"]
@@ -232,7 +232,7 @@ def test_malformed_values_never_decode_and_validate(events):
         assert e.topic in ("events.chat", "events.email", "events.ticket") and e.truth["id"] is None
         if kind == "oversized":
             assert len(e.value) == SimConfig().oversized_bytes
-            assert schemas.is_valid(schemas.TOPIC_SCHEMAS[e.topic], json.loads(e.value))  # only its size is wrong
+            assert schemas.is_valid(catalog.by_topic(e.topic).schema, json.loads(e.value))  # only its size is wrong
             continue
         assert not _decodes_and_validates(e.topic, e.value), kind
         if kind == "invalid_utf8":
@@ -253,7 +253,7 @@ def _decodes_and_validates(topic: str, value: bytes) -> bool:
         record = json.loads(value.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return False
-    return isinstance(record, dict) and schemas.is_valid(schemas.TOPIC_SCHEMAS[topic], record)
+    return isinstance(record, dict) and schemas.is_valid(catalog.by_topic(topic).schema, record)
 
 
 # --------------------------------------------------------------------------- PII

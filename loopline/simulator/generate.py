@@ -39,16 +39,15 @@ from typing import Iterator
 
 from faker import Faker
 
-from loopline import schemas
+from loopline import catalog, schemas
 from loopline.simulator import text as T
 
-CHAT, EMAIL, TICKET = "events.chat", "events.email", "events.ticket"
-FEEDBACK, DELETION = "events.feedback", "events.deletion"
-KIND = {CHAT: "chat", EMAIL: "email", TICKET: "ticket", FEEDBACK: "feedback", DELETION: "deletion"}
-ID_FIELD = {CHAT: "message_id", EMAIL: "message_id", TICKET: "event_id", FEEDBACK: "response_id"}
-THREAD_FIELD = {CHAT: "conversation_id", EMAIL: "thread_id", TICKET: "ticket_id"}
-TEXT_FIELDS = {CHAT: ("text",), TICKET: ("text",), EMAIL: ("subject", "body_text", "body_html"),
-               FEEDBACK: ("prompt", "response", "comment")}
+CHAT, EMAIL, TICKET = (catalog.by_kind(k).topic for k in ("chat", "email", "ticket"))
+FEEDBACK, DELETION = (catalog.by_kind(k).topic for k in ("feedback", "deletion"))
+KIND = {s.topic: s.kind for s in catalog.SOURCES}
+ID_FIELD = {s.topic: s.event_id for s in catalog.SOURCES if s.kind != "deletion"}
+THREAD_FIELD = {s.topic: s.key for s in catalog.conversations()}
+TEXT_FIELDS = {s.topic: s.text_fields for s in catalog.SOURCES if s.text_fields}
 MALFORMED_KINDS = ("invalid_json", "schema_mismatch", "invalid_utf8", "oversized")
 VARIATIONS = ("greeting", "signature", "whitespace", "case", "dropped_sentence", "edited_words")
 NEAR_MIN_JACCARD = 0.6   # a near-duplicate's word 5-shingle Jaccard with its original is at least this
@@ -1132,7 +1131,7 @@ class _Simulator:
         how = self.rng.choice(("missing", "wrong_type", "bad_enum", "extra"))
         record = dict(record)
         if how == "missing":  # a field without a default: dropping an optional one leaves a valid event
-            required = {f["name"] for f in schemas.raw(schemas.TOPIC_SCHEMAS[topic])["fields"] if "default" not in f}
+            required = {f["name"] for f in schemas.raw(catalog.by_topic(topic).schema)["fields"] if "default" not in f}
             del record[self.rng.choice([k for k in record if k in required])]
         elif how == "bad_enum" and topic == CHAT:
             record["sender_role"] = "supervisor"

@@ -20,6 +20,7 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import KafkaConfig
 
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -41,8 +42,6 @@ def topic_config(config: KafkaConfig, topic: str) -> dict[str, str]:
     unique, so compaction keeps every letter, and a deletion's tombstone (same key, null value) erases
     one (pipelines/deadletter.py). Short segments and an eager cleaner make that happen within seconds;
     tombstones themselves hold only the key and go after delete.retention.ms."""
-    from loopline.config import DEADLETTER_TOPIC
-
     base = TOPIC_CONFIG | {"max.message.bytes": str(config.max_message_bytes)}
     if topic != DEADLETTER_TOPIC:
         return base | {"retention.ms": str(config.raw_retention_ms)}

@@ -1,0 +1,41 @@
+"""The eval gate: a candidate adapter is promoted only if it is not worse on the domain and has not forgotten.
+
+Domain: perplexity on the golden split's answer tokens, against the adapter serving now (the base model when
+none is). Forgetting: perplexity on the general-text set shipped in the repo, against the base model, so a
+slow drift over many cycles is still caught. ROUGE-L is recorded beside them but does not decide: on a few
+dozen greedy answers it is too noisy to gate on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from loopline.config import TrainerEvalConfig
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str  # one line with the numbers, shown by `loopline adapters list`
+
+
+def decide(base: dict, current: dict | None, candidate: dict, cfg: TrainerEvalConfig) -> Decision:
+    """Metrics are dicts with domain_ppl and general_ppl (trainer.evaluate.EvalMetrics as a dict)."""
+    # a served adapter whose golden perplexity is not finite cannot be beaten: hold candidates to the base then
+    usable = current is not None and math.isfinite(current["domain_ppl"])
+    reference, name = (current, "current") if usable else (base, "base")
+    domain_limit = reference["domain_ppl"] * (1 + cfg.domain_ppl_tolerance)
+    general_limit = base["general_ppl"] * (1 + cfg.general_ppl_tolerance)
+    domain = (f"golden perplexity {candidate['domain_ppl']:.3f} vs {name} {reference['domain_ppl']:.3f}"
+              f" x {1 + cfg.domain_ppl_tolerance:.2f}")
+    general = (f"general perplexity {candidate['general_ppl']:.3f} vs base {base['general_ppl']:.3f}"
+               f" x {1 + cfg.general_ppl_tolerance:.2f}")
+    failures = []
+    if not candidate["domain_ppl"] <= domain_limit:  # `not <=` so a NaN fails too
+        failures.append(domain.replace(" vs ", " > ", 1))
+    if not candidate["general_ppl"] <= general_limit:
+        failures.append(general.replace(" vs ", " > ", 1))
+    if failures:
+        return Decision(False, "; ".join(failures))
+    return Decision(True, f"{domain.replace(' vs ', ' <= ', 1)}; {general.replace(' vs ', ' <= ', 1)}")
