@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from loopline import catalog  # noqa: E402
-from loopline.config import CleanConfig  # noqa: E402
-from loopline.simulator.generate import generate  # noqa: E402
-from pipelines.clean import Cleaner  # noqa: E402
+from loopline import catalog
+from loopline.config import CleanConfig
+from loopline.simulator.generate import generate
+from pipelines.clean import Cleaner
 
 
 def messages(seed: int, count: int) -> dict[str, list[tuple[str, str | None, str | None]]]:

@@ -19,20 +19,16 @@ import argparse
 import collections
 import hashlib
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-import numpy as np  # noqa: E402
-from datasketch import LeanMinHash, MinHash, MinHashLSH  # noqa: E402
-
-from loopline.config import DedupConfig  # noqa: E402
-from tests.simtruth import simulated_messages  # noqa: E402
-from pipelines.dedup import DedupIndex, Scope, words  # noqa: E402
-
+from loopline.config import DedupConfig
+from pipelines.dedup import DedupIndex, Scope, words
+from pipelines.simulated import simulated_messages
 
 
 def baseline(texts: list[str], config: DedupConfig) -> list[bool]:

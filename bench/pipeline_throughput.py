@@ -12,21 +12,19 @@ Usage: .venv/bin/python bench/pipeline_throughput.py [--events 10000] [--runner 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import apache_beam as beam
+from confluent_kafka import Consumer, TopicPartition
 
-import apache_beam as beam  # noqa: E402
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
-
-from loopline import catalog  # noqa: E402
-from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
-from loopline.simulator.produce import parse_start, simulate  # noqa: E402
-from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
-from pipelines.run import execute, plan  # noqa: E402
+from loopline import catalog
+from loopline.config import KafkaConfig, LooplineConfig
+from loopline.simulator.produce import simulate
+from loopline.stack.kafka import KafkaBroker, free_port
+from loopline.timeparse import parse_time_ms
+from pipelines.run import execute, plan
 
 
 def kafka_read(bootstrap: str, partitions: int) -> int:
@@ -52,7 +50,7 @@ def main() -> None:
         broker.start()
         try:
             broker.create_topics()
-            simulate(cfg.kafka, rate=1e9, duration=args.events / 1e9, seed=7, start_ms=parse_start("2026-11-02T09:00:00Z"),
+            simulate(cfg.kafka, rate=1e9, duration=args.events / 1e9, seed=7, start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
                      truth_path=Path(tmp) / "truth.jsonl", show_progress=False)
             rows = []
             t = time.perf_counter()

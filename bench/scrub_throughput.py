@@ -18,16 +18,12 @@ import argparse
 import json
 import logging
 import resource
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from loopline.config import ScrubConfig  # noqa: E402
-from loopline.simulator.generate import generate  # noqa: E402
-from pipelines.scrub import offline_tldextract, scrubber  # noqa: E402
+from loopline.config import ScrubConfig
+from loopline.simulator.generate import generate
+from pipelines.scrub import offline_tldextract, scrubber
 
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 FIELDS = {"messages": ("text", "body_text", "prompt", "response", "comment"), "emails": ("body_text",)}

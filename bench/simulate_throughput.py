@@ -10,18 +10,15 @@ Usage: .venv/bin/python bench/simulate_throughput.py [--events 10000] [--seed 7]
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
-from loopline.simulator.generate import SimConfig, generate  # noqa: E402
-from loopline.simulator.produce import parse_start, producer, simulate  # noqa: E402
-from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
-
+from loopline.config import KafkaConfig, LooplineConfig
+from loopline.simulator.generate import SimConfig, generate
+from loopline.simulator.produce import producer, simulate
+from loopline.stack.kafka import KafkaBroker, free_port
+from loopline.timeparse import parse_time_ms
 
 
 def main() -> None:
@@ -29,7 +26,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    start_ms = parse_start("2026-11-02T09:00:00Z")
+    start_ms = parse_time_ms("2026-11-02T09:00:00Z")
 
     with tempfile.TemporaryDirectory() as tmp:
         kafka = KafkaConfig(port=free_port(), controller_port=free_port())

@@ -30,21 +30,19 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import psutil
+import yaml
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
-import psutil  # noqa: E402
-import yaml  # noqa: E402
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-from loopline.catalog import DEADLETTER_TOPIC  # noqa: E402
-from loopline.config import KafkaConfig, LooplineConfig  # noqa: E402
-from loopline.simulator.generate import SimConfig, generate  # noqa: E402
-from loopline.simulator.produce import simulate  # noqa: E402
-from loopline.stack.kafka import KafkaBroker, free_port  # noqa: E402
-from loopline.store import CuratedStore  # noqa: E402
-from pipelines import deadletter  # noqa: E402
-from pipelines.clean import Cleaner  # noqa: E402
+from loopline.catalog import DEADLETTER_TOPIC
+from loopline.config import KafkaConfig, LooplineConfig
+from loopline.simulator.generate import SimConfig, generate
+from loopline.simulator.produce import simulate
+from loopline.stack.kafka import KafkaBroker, free_port
+from loopline.store import CuratedStore
+from pipelines import deadletter
+from pipelines.clean import Cleaner
 
 REPO = Path(__file__).resolve().parent.parent
 LONG_GAPS = (600_000, 1_500_000)

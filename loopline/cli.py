@@ -18,6 +18,7 @@ from loopline import config as cfg
 from loopline.cli_train import adapters_app, run_training, train
 from loopline.logs import OneLineFormatter
 from loopline.stack.kafka import KafkaBroker, StackError
+from pipelines.jsonlines import MAX_LINE_BYTES
 
 app = typer.Typer(help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -114,7 +115,7 @@ def stack_status(config_path: Optional[Path] = ConfigOpt,
 def stack_check(config_path: Optional[Path] = ConfigOpt) -> None:
     """Run a tiny streaming pipeline on Prism and check windowed output appears before its source ends."""
     from loopline.stack.prism import pipeline_args
-    from pipelines.runner_check import check_streaming
+    from loopline.stack.runner_check import check_streaming
 
     c = _load(config_path)
     try:
@@ -143,20 +144,26 @@ def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
 @app.command()
 def simulate(config_path: Optional[Path] = ConfigOpt,
              rate: Optional[float] = typer.Option(None, help="Events per second (default: simulate.rate)."),
-             duration: Optional[float] = typer.Option(None, help="Seconds to run; rate*duration events (default: simulate.duration)."),
+             duration: Optional[float] = typer.Option(None, help="Seconds to run; rate*duration events "
+                                                                 "(default: simulate.duration)."),
              seed: Optional[int] = typer.Option(None, help="Random seed: same seed, same traffic."),
              start: Optional[str] = typer.Option(None, help="Event time of the first event: ISO 8601 or 'now'."),
              truth: Optional[Path] = typer.Option(None, help="Ground-truth JSONL path.")) -> None:
     """Send realistic synthetic chat, email and ticket traffic to Kafka; write its ground truth."""
-    from loopline.simulator.produce import parse_start, simulate as run_simulation
+    from loopline.simulator.produce import simulate as run_simulation
+    from loopline.timeparse import parse_time_ms
 
     c = _load(config_path)
     s = c.simulate.model_copy(update={k: v for k, v in dict(rate=rate, duration=duration, seed=seed, start=start,
                                                               ground_truth=truth).items() if v is not None})
     truth_path = s.ground_truth or c.home / "simulate" / f"truth-seed{s.seed}.jsonl"
+    try:
+        start_ms = parse_time_ms(s.start)
+    except ValueError as e:
+        _fail(f"--start: {e}")
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
-    summary = run_simulation(c.kafka, rate=s.rate, duration=s.duration, seed=s.seed, start_ms=parse_start(s.start),
+    summary = run_simulation(c.kafka, rate=s.rate, duration=s.duration, seed=s.seed, start_ms=start_ms,
                              truth_path=truth_path)
     console.print(f"sent {summary.sent} events in {summary.seconds:.1f}s ({summary.events_per_s:,.0f}/s), "
                   f"all acknowledged; ground truth: {summary.truth_path}")
@@ -167,10 +174,9 @@ def simulate(config_path: Optional[Path] = ConfigOpt,
 
 def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
     """A bounded run: plan, run with a progress bar, write the run report; returns the report."""
-    import threading
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from loopline.run_progress import accounted_total, watch_accounted
     from loopline.store import CuratedStore
     from pipelines import report as run_report
     from pipelines.run import execute, plan
@@ -179,25 +185,16 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str])
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     run_plan = plan(c, dataset=dataset, follow=False)
     store = CuratedStore(c.store_root, dataset)
-    done_before = _accounted_total(store)
+    done_before = accounted_total(store)
     console.print(f"{run_plan.mode} run into dataset [bold]{dataset}[/] ({c.store_root / 'datasets' / dataset}); "
                   + f"{run_plan.pending:,} offsets to read")
-    stop = threading.Event()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("offsets stored or dead-lettered"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("curate", total=run_plan.pending)
-
-        def watch():
-            watcher = CuratedStore(c.store_root, dataset)
-            while not stop.wait(0.5):
-                progress.update(task, completed=_accounted_total(watcher) - done_before)
-
-        threading.Thread(target=watch, daemon=True).start()
-        try:
+        with watch_accounted(c.store_root, dataset, 0.5,
+                             lambda total, _added: progress.update(task, completed=total - done_before)):
             outcome = execute(c, run_plan, runner)
-        finally:
-            stop.set()
-        progress.update(task, completed=_accounted_total(store) - done_before)
+        progress.update(task, completed=accounted_total(store) - done_before)
     rep = run_report.build(outcome["counters"], seconds=outcome["seconds"], store_counts=store.counts(),
                            plan={"dataset": dataset, "mode": run_plan.mode, **run_plan.meta,
                                  "slices": [s._asdict() for s in run_plan.slices]})
@@ -211,8 +208,7 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str])
 
 def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
     """Follow as a service until stopped or idle; one log line a minute on progress; returns the report."""
-    import threading
-
+    from loopline.run_progress import watch_accounted
     from loopline.store import CuratedStore
     from pipelines import report as run_report
     from pipelines.follow import FollowService
@@ -224,22 +220,15 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> di
     idle = c.pipeline.source.idle_stop_s
     log.info("following into dataset %s (%s) until %s", dataset, c.store_root / "datasets" / dataset,
              f"every partition is idle {idle:.0f} s" if idle else "stopped (SIGTERM or Ctrl-C drains what is in flight)")
-    stop = threading.Event()
 
-    def progress():
-        before = _accounted_total(store)
-        while not stop.wait(60):
-            now = _accounted_total(store)
-            log.info("%s offsets stored or dead-lettered (+%s in the last minute)", f"{now:,}", f"{now - before:,}")
-            before = now
+    def log_progress(total: int, added: int) -> None:
+        log.info("%s offsets stored or dead-lettered (+%s in the last minute)", f"{total:,}", f"{added:,}")
 
-    threading.Thread(target=progress, name="loopline-progress", daemon=True).start()
     try:
-        outcome = FollowService(c, dataset, runner).run()
+        with watch_accounted(c.store_root, dataset, 60, log_progress, name="loopline-progress"):
+            outcome = FollowService(c, dataset, runner).run()
     except ValueError as e:
         _fail(str(e))
-    finally:
-        stop.set()
     rep = run_report.build(outcome.counters, seconds=outcome.seconds, store_counts=store.counts() if store.exists() else {},
                            plan={"dataset": dataset, "mode": "follow", "jobs": outcome.jobs, "restarts": outcome.restarts})
     html_path = run_report.write(rep, c.home / "reports" / f"{dataset}-{rep['created']}")
@@ -248,18 +237,17 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> di
     return rep
 
 
-def _accounted_total(store) -> int:
-    return sum(b - a + 1 for ranges in store.accounted().values() for a, b in ranges) if store.exists() else 0
-
-
 @app.command()
 def run(config_path: Optional[Path] = ConfigOpt,
-        until_now: bool = typer.Option(False, "--until-now", help="Bounded: from the last committed offsets to the end offsets at start."),
+        until_now: bool = typer.Option(False, "--until-now",
+                                       help="Bounded: from the last committed offsets to the end offsets at start."),
         follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
-        idle_stop: Optional[float] = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
+        idle_stop: Optional[float] = typer.Option(None, help="Follow mode: finish after every partition was idle "
+                                                             "this many seconds."),
         dataset: Optional[str] = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
         runner: Optional[str] = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow)."),
-        metrics_port: Optional[int] = typer.Option(None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port).")) -> None:
+        metrics_port: Optional[int] = typer.Option(None, help="Follow mode: port of /metrics and /healthz "
+                                                             "(default: pipeline.follow.metrics_port).")) -> None:
     """Curate Kafka traffic into the curated store (decode, dead-letter, window, write).
 
     --follow runs as a service: it restarts the job if the runner dies, and SIGTERM / Ctrl-C stop it
@@ -281,27 +269,27 @@ def run(config_path: Optional[Path] = ConfigOpt,
 def replay(config_path: Optional[Path] = ConfigOpt,
            dataset_version: str = typer.Option(..., "--dataset-version", help="New dataset to build; the live one is untouched."),
            from_beginning: bool = typer.Option(False, "--from-beginning"),
-           from_time: Optional[str] = typer.Option(None, "--from-time", help="ISO 8601: start at the first offsets at or after this Kafka time."),
+           from_time: Optional[str] = typer.Option(None, "--from-time",
+                                                   help="ISO 8601: start at the first offsets at or after this Kafka time."),
            runner: Optional[str] = typer.Option(None, help="prism | fnapi (default fnapi).")) -> None:
     """Rebuild a dataset from the topics into a new version (bounded up to the current end offsets)."""
-    from loopline.simulator.produce import parse_start
-    from loopline.store import CuratedStore
-    from pipelines.run import create_dataset
+    from loopline.timeparse import parse_time_ms
+    from pipelines.replay import check_replay_target, create_replay
 
     c = _load(config_path)
     if from_beginning == (from_time is not None):
         _fail("choose one of --from-beginning or --from-time")
-    if dataset_version == c.pipeline.store.dataset:
-        _fail(f"{dataset_version!r} is the live dataset; replay into a new version")
-    if CuratedStore(c.store_root, dataset_version).exists():
-        _fail(f"dataset {dataset_version!r} already exists; pick a new version name")
+    try:
+        from_time_ms = parse_time_ms(from_time) if from_time else None
+    except ValueError as e:
+        _fail(f"--from-time: {e}")
+    try:
+        check_replay_target(c, dataset_version)
+    except ValueError as e:
+        _fail(str(e))
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
-    live = CuratedStore(c.store_root, c.pipeline.store.dataset)
-    target = create_dataset(c, dataset_version, {"created_by": "replay", "replay_of": c.pipeline.store.dataset},
-                            from_time_ms=parse_start(from_time) if from_time else None)
-    for subject in (live.forgotten() if live.exists() else ()):
-        target.forget(subject)  # what was forgotten stays forgotten in every rebuilt version
+    create_replay(c, dataset_version, from_time_ms)
     _run_pipeline(c, dataset=dataset_version, runner=runner)
 
 
@@ -333,38 +321,37 @@ def datasets_list(config_path: Optional[Path] = ConfigOpt,
     console.print(table)
 
 
+MaxLineOpt = typer.Option(MAX_LINE_BYTES, "--max-line-bytes", min=1, help="Longer input lines get an `oversized` error line.")
+
+
 @app.command()
 def clean(config_path: Optional[Path] = ConfigOpt,
-          kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds()))) -> None:
+          kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds())),
+          max_line_bytes: int = MaxLineOpt) -> None:
     """JSON-lines filter: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as the pipeline cleans."""
     from pipelines.clean import filter_lines
 
     if kind not in catalog.conversation_kinds():
         _fail(f"--kind must be one of {', '.join(catalog.conversation_kinds())}")
-    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.clean, kind))
+    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.clean, kind, max_line_bytes)
 
 
 @app.command()
-def scrub(config_path: Optional[Path] = ConfigOpt) -> None:
+def scrub(config_path: Optional[Path] = ConfigOpt, max_line_bytes: int = MaxLineOpt) -> None:
     """JSON-lines filter: {"id","text"} -> {"id","text","entities":[{"type","start","end","score"}]} (PII masked)."""
     from pipelines.scrub import filter_lines
 
-    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.scrub))
+    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.scrub, max_line_bytes)
 
 
 @app.command()
 def dedup(config_path: Optional[Path] = ConfigOpt,
-          index: Optional[Path] = typer.Option(None, help="Persistent index directory (default: a temporary one).")) -> None:
+          index: Optional[Path] = typer.Option(None, help="Persistent index directory (default: a temporary one)."),
+          max_line_bytes: int = MaxLineOpt) -> None:
     """JSON-lines filter: {"id","text"} -> {"id","duplicate_of"}; the first occurrence wins."""
     from pipelines.dedup import filter_lines
 
-    _filter(filter_lines(sys.stdin, _load(config_path).pipeline.dedup, index))
-
-
-def _filter(lines) -> None:
-    for line in lines:
-        sys.stdout.write(line.rstrip("\n") + "\n")
-        sys.stdout.flush()
+    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.dedup, index, max_line_bytes)
 
 
 @app.command()
@@ -383,8 +370,16 @@ def demo(config_path: Optional[Path] = ConfigOpt,
     _print_status(c, broker_for(c))
     datasets_list(config_path, False)
     console.rule("train (one cycle on the curated pairs)")
+    if c.trainer.device == "cpu" or not _cuda_available():
+        c.trainer = c.trainer.short_cycle()
     run_training(c)
     console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

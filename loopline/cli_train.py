@@ -78,7 +78,7 @@ def print_cycle(c: cfg.LooplineConfig, report) -> None:
     console.print(table)
     reads = ", ".join(f"{r['kind']} {r['dataset']}@{r['since']}..{r['seq']}" for r in report.reads)
     console.print(f"read {reads}; trained on {report.counts}; SFT {report.sft.get('steps')} steps "
-                  f"({report.sft.get('tokens_per_s')} tokens/s); KTO: {report.kto.get('steps', report.kto.get('skipped'))}")
+                  f"({report.sft.get('tokens_per_s', 0):.0f} tokens/s); KTO: {report.kto.get('steps', report.kto.get('skipped'))}")
     console.print(f"gate: {report.reason}")
     html_path = train_report.write(report, c.home / "reports" / f"train-{report.version}-{int(report.seconds)}s")
     console.print(f"report: {html_path}")

@@ -12,10 +12,9 @@ only filler ("ok", "thanks!") become "". The pipeline (CleanThreads) and the `lo
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
-from typing import Iterable, Iterator, NamedTuple
+from typing import BinaryIO, NamedTuple, TextIO
 
 import apache_beam as beam
 import ftfy
@@ -29,6 +28,7 @@ from mailparser_reply.parser import EmailMessage
 from loopline import catalog
 from loopline.config import CleanConfig
 from pipelines.guard import DEAD, ThreadStage
+from pipelines.jsonlines import MAX_LINE_BYTES, Item, run_filter
 from pipelines.model import Event, Thread, message_body
 
 # Containers that hold the previous message: blockquote (Apple, Thunderbird, Yahoo, Gmail), Gmail's and
@@ -234,37 +234,15 @@ class CleanThreads(beam.PTransform):
         return threads | "CleanThread" >> beam.ParDo(_CleanThread(self.config)).with_outputs(DEAD, main="threads")
 
 
-def filter_lines(lines: Iterable[str], config: CleanConfig, kind: str) -> Iterator[str]:
-    """`loopline clean`: JSON lines {"id","text"} or {"id","html"} -> {"id","text"}, one per input line, in
-    order; a line that can't be cleaned yields {"id","error"} and the rest go on. Blank lines are skipped."""
+def filter_lines(stdin: BinaryIO, stdout: BinaryIO | TextIO, config: CleanConfig, kind: str,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    """`loopline clean`: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as `kind`; the contract is
+    pipelines/jsonlines.py's."""
     if kind not in catalog.conversation_kinds():
         raise ValueError(f"kind must be one of {catalog.conversation_kinds()}, not {kind!r}")
     cleaner = Cleaner(config)
-    for line in lines:
-        if not line.strip():
-            continue
-        ident = None
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict):
-                raise _Invalid(f"expected a JSON object, got {type(obj).__name__}")
-            ident = obj.get("id")
-            if ident is None:
-                raise _Invalid("missing id")
-            text, html = obj.get("text"), obj.get("html")
-            if text is None and html is None:
-                raise _Invalid("missing text or html")
-            if not all(isinstance(v, str) for v in (text, html) if v is not None):
-                raise _Invalid("text and html must be strings")
-            out = {"id": ident, "text": cleaner.clean(kind, text, html)}
-        except json.JSONDecodeError as e:
-            out = {"id": None, "error": f"invalid JSON: {e.msg} at column {e.colno}"}
-        except _Invalid as e:
-            out = {"id": ident, "error": str(e)}
-        except Exception as e:  # noqa: BLE001 - one bad document must not end the stream
-            out = {"id": ident, "error": f"clean failed: {type(e).__name__}"}
-        yield json.dumps(out, ensure_ascii=False)
 
+    def process(items: list[Item]) -> list[dict]:
+        return [{"text": cleaner.clean(kind, item.fields.get("text"), item.fields.get("html"))} for item in items]
 
-class _Invalid(ValueError):
-    pass
+    run_filter(stdin, stdout, process, any_of=("text", "html"), max_line_bytes=max_line_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import json
 import re
 
@@ -14,8 +15,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from loopline import catalog
 from loopline.config import CleanConfig
-from loopline.simulator import text as T
 from loopline.simulator.generate import generate
+from loopline.simulator.text import mail as T
 from pipelines.clean import Cleaner, CleanThreads, event_text, filter_lines
 from pipelines.guard import DEAD
 from pipelines.model import Event, KafkaRecord, Thread
@@ -308,6 +309,12 @@ def test_chat_signature_after_separator_goes(cleaner):
 
 # --------------------------------------------------------------------------- the JSON-lines filter
 
+def _filtered(lines: list[str], kind: str) -> list[dict]:
+    out = io.BytesIO()
+    filter_lines(io.BytesIO("\n".join(lines).encode()), out, CleanConfig(), kind)
+    return [json.loads(line) for line in out.getvalue().decode().splitlines()]
+
+
 def test_filter_lines_keeps_order_and_reports_bad_lines():
     lines = [
         json.dumps({"id": "a", "text": TEXT_QUOTES["gmail"]}),
@@ -320,22 +327,21 @@ def test_filter_lines_keeps_order_and_reports_bad_lines():
         json.dumps({"id": "c", "text": 42}),
         json.dumps({"id": "d", "text": "Iâ€™m fine"}) + "\n",
     ]
-    out = [json.loads(line) for line in filter_lines(lines, CleanConfig(), "email")]
-    assert out == [
+    assert _filtered(lines, "email") == [
         {"id": "a", "text": BODY},
-        {"id": None, "error": "invalid JSON: Expecting property name enclosed in double quotes at column 2"},
+        {"id": None, "error": "invalid_json: Expecting property name enclosed in double quotes at column 2"},
         {"id": "b", "text": BODY},
-        {"id": None, "error": "missing id"},
-        {"id": 7, "error": "missing text or html"},
-        {"id": None, "error": "expected a JSON object, got list"},
-        {"id": "c", "error": "text and html must be strings"},
+        {"id": None, "error": "invalid_record: missing id"},
+        {"id": 7, "error": "invalid_record: missing text or html"},
+        {"id": None, "error": "invalid_record: expected a JSON object, got array"},
+        {"id": "c", "error": "invalid_record: text must be a string, got number"},
         {"id": "d", "text": "I’m fine"},
     ]
 
 
 def test_filter_lines_refuses_an_unknown_kind():
     with pytest.raises(ValueError):
-        list(filter_lines(['{"id": 1, "text": "x"}'], CleanConfig(), "fax"))
+        filter_lines(io.BytesIO(b'{"id": 1, "text": "x"}'), io.BytesIO(), CleanConfig(), "fax")
 
 
 # --------------------------------------------------------------------------- the Beam transform
@@ -359,7 +365,7 @@ def test_clean_threads_matches_the_filter_dead_letters_a_bad_thread_and_counts(s
         lines[kind].append(json.dumps({"id": e.source.offset, "text": text} if text is not None
                                       else {"id": e.source.offset, "html": html}))
     expected_texts = [(o["id"], o["text"]) for kind, ls in lines.items()
-                      for o in map(json.loads, filter_lines(ls, CleanConfig(), kind))] + [(9000, None)]
+                      for o in _filtered(ls, kind)] + [(9000, None)]
     threads += [_thread("feedback:r1", [feedback]), _thread("chat:x", [broken])]  # broken: no "text" field
 
     p = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))

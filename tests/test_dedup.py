@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import hashlib
+import io
 import json
 import multiprocessing
 import random
@@ -27,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from loopline.config import DedupConfig
 from pipelines.dedup import DedupIndex, DedupThreads, Scope, filter_lines, forget_in_index, words
 from pipelines.model import Event, KafkaRecord, Thread, record_id
-from tests.simtruth import simulated_messages
+from pipelines.simulated import simulated_messages
 
 CONFIG = DedupConfig()
 SEED, EVENTS = 7, 20_000
@@ -268,20 +269,30 @@ def test_an_agent_only_window_of_a_resumed_thread_is_not_compared(tmp_path):
 
 # --- JSON lines ------------------------------------------------------------------------------------
 
+def _filtered(lines: list[str], *args) -> list[dict]:
+    out = io.BytesIO()
+    filter_lines(io.BytesIO("\n".join(lines).encode()), out, CONFIG, *args)
+    return [json.loads(line) for line in out.getvalue().decode().splitlines()]
+
+
 def test_filter_lines_answers_each_line_in_order_and_reports_bad_ones(tmp_path):
     lines = [json.dumps({"id": "1", "text": TEXT}), "{not json", json.dumps({"id": "2", "text": TEXT.lower()}),
-             json.dumps(["a list"]), json.dumps({"id": 7, "text": TEXT}), json.dumps({"id": "3"}),
+             json.dumps(["a list"]), json.dumps({"id": 7, "text": TEXT}), json.dumps({"id": "3"}), json.dumps({"id": [7]}),
              json.dumps({"id": "4", "text": "Hi! " + TEXT.replace("twice", "two times")}), json.dumps({"id": "5", "text": "ok"})]
-    out = [json.loads(x) for x in filter_lines(lines, CONFIG)]
-    assert out == [{"id": "1", "duplicate_of": None},
-                   {"id": None, "error": "invalid JSON: Expecting property name enclosed in double quotes"},
-                   {"id": "2", "duplicate_of": "1"}, {"id": None, "error": "expected a JSON object"},
-                   {"id": None, "error": "id must be a non-empty string"}, {"id": "3", "error": "text must be a string"},
-                   {"id": "4", "duplicate_of": "1"}, {"id": "5", "duplicate_of": None}]
+    assert _filtered(lines) == [
+        {"id": "1", "duplicate_of": None},
+        {"id": None, "error": "invalid_json: Expecting property name enclosed in double quotes at column 2"},
+        {"id": "2", "duplicate_of": "1"}, {"id": None, "error": "invalid_record: expected a JSON object, got array"},
+        {"id": 7, "duplicate_of": "1"}, {"id": "3", "error": "invalid_record: missing text"},
+        {"id": None, "error": "invalid_record: id must be a string or number, got array"},
+        {"id": "4", "duplicate_of": "1"}, {"id": "5", "duplicate_of": None}]
     persistent = tmp_path / "index"
-    assert list(filter_lines(lines[:1], CONFIG, persistent)) == ['{"id": "1", "duplicate_of": null}']
-    again = filter_lines([json.dumps({"id": "9", "text": TEXT}), lines[0]], CONFIG, persistent)  # a later run, same index
-    assert [json.loads(x)["duplicate_of"] for x in again] == ["1", None]
+    out = io.BytesIO()
+    filter_lines(io.BytesIO(lines[0].encode()), out, CONFIG, persistent)
+    assert out.getvalue() == b'{"id": "1", "duplicate_of": null}\n'
+    again = _filtered([json.dumps({"id": 9, "text": TEXT}), lines[0]], persistent)  # a later run, same index
+    assert [o["duplicate_of"] for o in again] == ["1", None]
+    assert _filtered([json.dumps({"id": 10, "text": TEXT})], persistent) == [{"id": 10, "duplicate_of": "1"}]
 
 
 def test_forget_removes_a_subjects_entries_from_every_file_and_keeps_them_out(tmp_path):

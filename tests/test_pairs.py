@@ -13,8 +13,8 @@ from pipelines.history import ThreadHistory, history_dir
 from pipelines.model import Event, HistoryMessage, KafkaRecord, Thread, record_id
 from pipelines.pairs import PairExtractor, _ExtractPairs
 from pipelines.records import _ToUnit
+from pipelines.simulated import message_id, simulated_threads
 from pipelines.windowing import split_sessions
-from tests.simtruth import message_id, simulated_threads
 
 GAP_MS = 2_400_000
 T0 = 1_793_600_000_000

@@ -25,9 +25,10 @@ from typer.testing import CliRunner
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
 from loopline.config import DedupConfig, LooplineConfig, ScrubConfig
-from loopline.simulator.produce import parse_start, simulate
+from loopline.simulator.produce import simulate
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
+from loopline.timeparse import parse_time_ms
 from pipelines import deadletter
 from pipelines.source import consumer_group
 from tests.conftest import end_offsets, running_broker
@@ -75,7 +76,7 @@ class Traffic:
 def traffic(tmp_path_factory, cache_dir) -> Traffic:
     home = tmp_path_factory.mktemp("pipeline")
     with running_broker(home / "kafka", cache_dir) as broker:
-        simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=5, start_ms=parse_start("2026-11-02T09:00:00Z"),
+        simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=5, start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
                  truth_path=home / "truth.jsonl", show_progress=False)
         truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
         yield Traffic(home, broker, truth)

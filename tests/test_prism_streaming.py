@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loopline.config import PrismConfig
 from loopline.stack.prism import pipeline_args
-from pipelines.runner_check import check_streaming
+from loopline.stack.runner_check import check_streaming
 
 
 def test_prism_emits_windows_before_source_ends(tmp_path, cache_dir):

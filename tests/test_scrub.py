@@ -1,9 +1,10 @@
-"""PII scrubbing (pipelines/scrub.py) against the simulator's ground truth: every PII occurrence in
+"""PII scrubbing (pipelines/scrub/) against the simulator's ground truth: every PII occurrence in
 a raw record field is listed there with its offsets, so recall and leaks are measured, not guessed."""
 
 from __future__ import annotations
 
 import collections
+import io
 import json
 import logging
 import pickle
@@ -13,12 +14,15 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindow
 
 from loopline.config import ScrubConfig
-from loopline.simulator.generate import KIND, generate
+from loopline.simulator.generate import generate
 from pipelines.guard import DEAD
 from pipelines.model import Event, KafkaRecord, Thread
 from pipelines.scrub import ScrubThreads, filter_lines, scrubber
+from pipelines.scrub.stage import _Scrub
 
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 PLAIN_FIELDS = ("text", "body_text", "prompt", "response", "comment")
@@ -129,6 +133,36 @@ def test_detected_spans_are_exactly_the_values(scrub):
                      "anna.smith@example.com": "EMAIL_ADDRESS", "4111 1111 1111 1111": "CREDIT_CARD"}
 
 
+def test_texts_longer_than_spacy_takes_are_scrubbed_in_pieces_with_input_offsets(scrub, monkeypatch):
+    lines = [f"Ticket {i}: please call Anna Smith on +44 20 7946 0958 or mail anna.smith@example.com. Thanks!"
+             for i in range(40)]
+    text = "\n".join(lines) + "\n" + "x" * 700 + " Bob Jones wrote from bob@example.com"  # one run without a cut
+    [whole] = scrub.scrub_batch([text], ["c"])
+    monkeypatch.setattr(scrub, "max_chars", 500)  # spaCy's nlp.max_length (E088) as if it were 500
+    nlp = scrub.analyzer.nlp_engine.nlp["en"]
+    monkeypatch.setattr(nlp, "max_length", 500)  # a piece over the limit would raise
+    [pieces] = scrub.scrub_batch([text], ["c"])
+    assert pieces.text == whole.text and pieces.entities == whole.entities
+    assert {text[e["start"]:e["end"]] for e in pieces.entities} >= {"Anna Smith", "+44 20 7946 0958",
+                                                                   "anna.smith@example.com", "bob@example.com"}
+    assert pieces.counts["PHONE_NUMBER"] == 40 and "Bob Jones" in {text[e["start"]:e["end"]] for e in pieces.entities}
+
+
+def test_a_message_with_a_lone_surrogate_is_dead_lettered_alone_and_its_thread_goes_on():
+    source = [KafkaRecord("events.chat", 0, n, 0, None, b"{}") for n in range(3)]
+    texts = ["Hi, I am Anna Smith.", "card 4111 1111 1111 1111 \ud800 then", "Mail anna@example.com"]
+    events = tuple(Event("chat", "chat:c1", n, {"text": t}, source[n], text=t) for n, t in enumerate(texts))
+    stage = _Scrub(ScrubConfig(batch_size=100))
+    stage.setup()
+    stage.start_bundle()
+    outputs = [*stage.process(Thread("chat:c1", 0, 2, events), 0, GlobalWindow()), *stage.finish_bundle()]
+    [dead] = [o.value.value for o in outputs if isinstance(o, TaggedOutput)]
+    [thread] = [o.value for o in outputs if not isinstance(o, TaggedOutput)]
+    assert (dead["stage"], dead["reason"], dead["offset"]) == ("scrub", "invalid_text", 1)
+    assert dead["detail"] == "lone surrogate in text at character 25"
+    assert [e.text for e in thread.events] == ["Hi, I am <PERSON_1>.", "Mail <EMAIL_ADDRESS_1>"]
+
+
 def test_placeholders_are_per_context_and_numbered_by_first_appearance(scrub):
     texts = ["Hi Anna Smith, is anna@example.com still your address?",
              "Anna here. Yes, anna@example.com. Bob Jones has the other one, bob@example.com.",
@@ -155,6 +189,12 @@ def test_same_value_same_placeholder_within_a_simulated_thread(plain):
     assert not split, f"values masked with several placeholders in one thread: {list(split)[:5]}"
 
 
+def _filtered(lines: list[str], config: ScrubConfig) -> list[dict]:
+    out = io.BytesIO()
+    filter_lines(io.BytesIO("\n".join(lines).encode()), out, config)
+    return [json.loads(line) for line in out.getvalue().decode().splitlines()]
+
+
 def test_filter_lines_keeps_order_reports_bad_lines_and_goes_on(scrub):
     lines = [json.dumps({"id": 1, "text": "Mail anna@example.com please"}),
              '{"id": 2, "text": "call +1 415 555 0123',   # truncated JSON with PII in it
@@ -162,7 +202,7 @@ def test_filter_lines_keeps_order_reports_bad_lines_and_goes_on(scrub):
              json.dumps(["not", "an", "object"]),
              json.dumps({"id": "x", "text": None}),
              json.dumps({"id": 5, "text": "Regards,\nAnna Smith"})]
-    out = [json.loads(line) for line in filter_lines(lines, ScrubConfig(batch_size=1))]
+    out = _filtered(lines, ScrubConfig(batch_size=1))
     assert [o.get("id") for o in out] == [1, None, None, "x", 5]
     assert out[0]["text"] == "Mail <EMAIL_ADDRESS_1> please"
     assert [(e["type"], e["start"], e["end"]) for e in out[0]["entities"]] == [("EMAIL_ADDRESS", 5, 21)]
@@ -175,8 +215,8 @@ def test_nothing_logged_carries_pii(sim, scrub, caplog):
     items = _items(sim[:80], PLAIN_FIELDS)
     with caplog.at_level(logging.DEBUG):
         scrub.scrub_batch([t for t, _, _ in items], [c for _, _, c in items])
-        list(filter_lines([json.dumps({"id": i, "text": t}) for i, (t, _, _) in enumerate(items)] + ["{bad " + items[0][0]],
-                          ScrubConfig()))
+        _filtered([json.dumps({"id": i, "text": t}) for i, (t, _, _) in enumerate(items)] + ["{bad " + items[0][0]],
+                  ScrubConfig())
     values = {p["value"] for _, truth, _ in items for p in truth}
     assert values and not [v for v in values if v in caplog.text]
 
@@ -187,7 +227,7 @@ def _threads(sim) -> list[Thread]:
         key = f"{truth['kind']}:{truth['thread_id'] or truth['id']}"
         source = KafkaRecord(ev.topic, 0, truth["seq"], truth["arrival_time"], ev.key, ev.value)
         text = record.get("text") if truth["kind"] in ("chat", "ticket") else record.get("body_text")
-        events[key].append(Event(KIND[ev.topic], key, truth["event_time"], record, source, text=text))
+        events[key].append(Event(truth["kind"], key, truth["event_time"], record, source, text=text))
     return [Thread(k, es[0].event_time_ms, es[-1].event_time_ms, tuple(es)) for k, es in events.items()]
 
 

@@ -12,7 +12,9 @@ from collections import Counter, defaultdict
 import pytest
 
 from loopline import catalog, schemas
-from loopline.simulator.generate import SimConfig, _Simulator, generate
+from loopline.simulator.conversations import GENERATORS
+from loopline.simulator.generate import SimConfig, generate
+from loopline.simulator.stream import TrafficStream
 
 START = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 TRUTH_KEYS = {"seq", "topic", "kind", "malformed", "id", "thread_id", "role", "event_time", "arrival_time", "delay_ms",
@@ -308,7 +310,7 @@ def _wire_forms(value: str, mojibake: bool) -> set[str]:
 def test_every_customer_pii_value_in_a_thread_is_listed(events, records):
     """Independent of the generator's own search: look for each persona value, in each of its wire forms,
     in each field."""
-    pool = _Simulator(1, START, SimConfig()).customers
+    pool = TrafficStream(1, START, SimConfig()).people.customers
     by_subject = {s: p for p in pool for s in p.ids}
     customer_of = {}
     for e in events:
@@ -545,3 +547,17 @@ def test_feedback_events(events, records):
     assert {f["rating"] for f in feedback} == {"up", "down"}
     assert all(re.fullmatch(r"adapter-\d{4}", f["adapter_version"]) for f in feedback)
     assert any(f["comment"] for f in feedback) and any(f["comment"] is None for f in feedback)
+
+
+def test_every_conversation_kind_of_the_catalog_has_one_generator_writing_its_topic(events):
+    assert sorted(g.source.kind for g in GENERATORS) == sorted(catalog.conversation_kinds())
+    assert {e.truth["kind"] for e in events if e.topic in {s.topic for s in catalog.conversations()}} == \
+        set(catalog.conversation_kinds())
+
+
+def test_thread_shares_pick_the_kinds_and_refuse_unknown_ones():
+    only_tickets = SimConfig(thread_shares=(("ticket", 1.0),), malformed_fraction=0, feedback_fraction=0,
+                             deletion_fraction=0)
+    assert {e.truth["kind"] for e in generate(5, 300, START, only_tickets)} == {"ticket"}
+    with pytest.raises(ValueError, match="thread_shares"):
+        SimConfig(thread_shares=(("fax", 1.0),))

@@ -164,7 +164,7 @@ class ContinualTrainer:
             lineage={"dataset": cfg.dataset, "reads": selected.reads, "data_hash": selected.data_hash,
                      "rebuild": plan["rebuild"], "trigger": plan["trigger"], "shuffle_answers": plan["shuffle_answers"],
                      "counts": {"new": len(selected.new), "replay": len(selected.replay), "golden": len(selected.golden),
-                                "feedback": len(feedback)},
+                                "feedback": len(feedback), "sft_examples": self._examples_seen(sft, len(train))},
                      "sft": {"steps": sft.steps, "resumed_from_step": sft.resumed_from_step}, "kto": kto_info},
             subject_hashes=selected.subject_hashes, holds_forgotten=False)
         self.registry.save(card)
@@ -181,6 +181,12 @@ class ContinualTrainer:
                            plan["rebuild"], selected.reads, card.lineage["counts"], metrics,
                            {"steps": sft.steps, "resumed_from_step": sft.resumed_from_step, "losses": sft.losses,
                             "tokens_per_s": sft.tokens_per_s, "seconds": sft.seconds}, kto_info, mix)
+
+    def _examples_seen(self, sft, available: int) -> int:
+        """Sequences the SFT steps went through (repeats when the steps outnumber the pairs; with packing a sequence
+        holds several pairs): fewer than new + replay means the step budget, not the data, bounded this cycle, and
+        the pairs not reached only come back as replay later."""
+        return sft.steps * self.cfg.sft.batch_size * self.cfg.sft.gradient_accumulation_steps if available else 0
 
     def _purge_forgotten(self) -> None:
         """Delete the weights of adapters that trained on forgotten subjects, unless still serving (then the

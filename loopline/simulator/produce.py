@@ -12,14 +12,14 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from confluent_kafka import KafkaError, Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loopline.config import KafkaConfig
-from loopline.simulator.generate import SimConfig, SimEvent, generate
+from loopline.simulator.generate import SimConfig, generate
+from loopline.simulator.truth import SimEvent
 
 
 @dataclass
@@ -36,16 +36,6 @@ class SimulationSummary:
     @property
     def events_per_s(self) -> float:
         return self.sent / self.seconds if self.seconds else float("inf")
-
-
-def parse_start(start: str) -> int:
-    """Event time of the first event as epoch millis: 'now' or an ISO 8601 timestamp."""
-    if start == "now":
-        return int(time.time() * 1000)
-    dt = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp() * 1000)
 
 
 def producer(kafka: KafkaConfig) -> Producer:

@@ -5,8 +5,13 @@ and a deletion reaching the model (retrain from the base, old weights deleted fr
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import yaml
 
 from loopline.config import LooplineConfig
 from loopline.store import CuratedStore, Unit
@@ -131,3 +136,30 @@ def test_a_deletion_retrains_from_the_base_and_deletes_the_old_weights(tmp_path,
     assert registry.get("v0001").holds_forgotten
     assert not registry.adapter_dir("v0001").exists()  # the bytes are gone, not just unlisted
     assert registry.current().version == "v0002"
+
+
+def test_a_trainer_killed_mid_cycle_resumes_from_its_last_checkpoint_into_the_same_version(tmp_path, tiny_base):
+    c = _config(tmp_path, tiny_base)
+    c.trainer.sft.max_steps, c.trainer.sft.checkpoint_every, c.trainer.kto.enabled = 300, 5, False
+    store = CuratedStore(c.store_root, c.trainer.dataset)
+    store.create(meta={})
+    _fill(store, range(0, 3), 0)
+    config_file = tmp_path / "loopline.yaml"
+    config_file.write_text(yaml.safe_dump(c.model_dump(mode="json")))
+    cmd = [sys.executable, "-m", "loopline.cli", "train", "--once", "--config", str(config_file)]
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    work = AdapterRegistry(c.registry_root).adapter_dir("v0001").parent / "work" / "sft"
+    deadline = time.monotonic() + 120
+    while not list(work.glob("checkpoint-*/trainer_state.json")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the trainer finished before it could be killed"
+    registry = AdapterRegistry(c.registry_root)
+    assert registry.get("v0001") is None and registry.cursor("live") == 0  # nothing half-recorded
+
+    report = ContinualTrainer(c, progress=False).run_cycle()
+    assert report.version == "v0001" and report.sft["resumed_from_step"] >= 5
+    assert report.sft["steps"] == 300
+    assert registry.get("v0001").lineage["sft"]["resumed_from_step"] == report.sft["resumed_from_step"]
+    assert registry.cursor("live") == 1 and not list(registry.root.glob("versions/*/plan.json"))

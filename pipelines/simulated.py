@@ -1,11 +1,10 @@
 """Simulated traffic as the pipeline sees it, without Kafka: Events grouped into Threads, plus their truth.
 
-For unit-level quality measurements of curation stages against the simulator's ground truth.
+For quality measurements of curation stages against the simulator's ground truth: tests and bench/ both use it.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 from collections import defaultdict
 
@@ -44,16 +43,16 @@ def message_id(event: Event) -> str:
     return r.get("message_id") or r.get("event_id")
 
 
-def simulated_messages(seed: int, count: int) -> list[tuple[dict, "Scope"]]:
+def simulated_messages(seed: int, count: int) -> list[tuple[dict, Scope]]:
     """(truth, scope) of each message in send order; scopes from each thread's full set of events."""
-    messages, threads = [], collections.defaultdict(list)
+    messages, threads = [], defaultdict(list)
     for ev in generate(seed, count, 1_793_000_000_000):
         t = ev.truth
-        if t["kind"] in ("chat", "email", "ticket") and not t["malformed"]:
+        if t["kind"] in catalog.conversation_kinds() and not t["malformed"]:
             threads[t["thread_id"]].append(len(messages))
             messages.append((t, Event(t["kind"], t["thread_id"], t["event_time"], json.loads(ev.value), None)))
     scopes = [None] * len(messages)
     for key, at in threads.items():
-        for i, scope in zip(at, message_scopes(Thread(key, 0, 0, tuple(messages[i][1] for i in at)))):
+        for i, scope in zip(at, message_scopes(Thread(key, 0, 0, tuple(messages[i][1] for i in at))), strict=True):
             scopes[i] = scope
-    return [(t, scope) for (t, _), scope in zip(messages, scopes)]
+    return [(t, scope) for (t, _), scope in zip(messages, scopes, strict=True)]

@@ -1,0 +1,1 @@
+"""Text pools for the traffic simulator, one module per topic. Data only: the simulator modules hold the logic."""
