@@ -5,6 +5,8 @@ demo: setup
 	.venv/bin/loopline demo
 
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/python -m pytest -q
 
 setup:

@@ -71,8 +71,10 @@ def main() -> None:
         rendered = [(html_part(*d), set()) for d in docs]
         ftfy = seconds(cleaner.repair, rendered, args.repeat)
         rules = max(total - html - ftfy, 0.0)
-        print(f"{name:<14}{len(docs):>7}{len(docs) / total:>10,.0f}{1000 * total / len(docs):>9.3f}"
-              f"{html / total:>8.0%}{ftfy / total:>8.0%}{rules / total:>8.0%}")
+        print(
+            f"{name:<14}{len(docs):>7}{len(docs) / total:>10,.0f}{1000 * total / len(docs):>9.3f}"
+            f"{html / total:>8.0%}{ftfy / total:>8.0%}{rules / total:>8.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def baseline(texts: list[str], config: DedupConfig) -> list[bool]:
             duplicate.append(True)
             continue
         m = MinHash(num_perm=config.num_perm)
-        m.update_batch({" ".join(w[j:j + n]).encode() for j in range(max(len(w) - n + 1, 1))})
+        m.update_batch({" ".join(w[j : j + n]).encode() for j in range(max(len(w) - n + 1, 1))})
         seen.add(digest)
         duplicate.append(bool(lsh.query(m)))
         if not duplicate[-1]:
@@ -66,8 +66,11 @@ def score(messages: list[tuple[dict, Scope]], duplicate: list[bool], min_words: 
 
 
 def per_variation(messages, duplicate, min_words: int) -> str:
-    c = collections.Counter((t["variation"] or "exact", d) for (t, _), d in zip(messages, duplicate)
-                            if t["duplicate_of"] and len(words(t["expected_clean"])) >= min_words)
+    c = collections.Counter(
+        (t["variation"] or "exact", d)
+        for (t, _), d in zip(messages, duplicate)
+        if t["duplicate_of"] and len(words(t["expected_clean"])) >= min_words
+    )
     return ", ".join(f"{v} {c[(v, True)]}/{c[(v, True)] + c[(v, False)]}" for v in sorted({v for v, _ in c}))
 
 
@@ -77,8 +80,9 @@ def timed_index(messages, config: DedupConfig, scoped: bool) -> tuple[list[bool]
         with DedupIndex(Path(d), config) as index:
             results = []
             for i in range(0, len(messages), 64):  # pipeline-sized batches: one lock + fsync each
-                results += index.check_and_add_batch([(t["id"], t["expected_clean"], s if scoped else Scope())
-                                                      for t, s in messages[i:i + 64]])
+                results += index.check_and_add_batch(
+                    [(t["id"], t["expected_clean"], s if scoped else Scope()) for t, s in messages[i : i + 64]]
+                )
         return [r[0] is not None for r in results], time.perf_counter() - t0
 
 
@@ -122,8 +126,10 @@ def main() -> None:
     config = DedupConfig()
     messages = simulated_messages(args.seed, args.events)
     mw = config.min_words
-    print(f"{len(messages)} messages from {args.events} simulated events (seed {args.seed}); "
-          f"{sum(len(words(t['expected_clean'])) >= mw for t, _ in messages)} of >= {mw} words\n")
+    print(
+        f"{len(messages)} messages from {args.events} simulated events (seed {args.seed}); "
+        f"{sum(len(words(t['expected_clean'])) >= mw for t, _ in messages)} of >= {mw} words\n"
+    )
     t0 = time.perf_counter()
     plain = baseline([t["expected_clean"] for t, _ in messages], config)
     rows = [("datasketch baseline", plain, time.perf_counter() - t0)]
@@ -131,17 +137,21 @@ def main() -> None:
     pipeline, took = timed_index(messages, config, scoped=True)
     rows.append(("index, pipeline", pipeline, took))
     for name, duplicate, took in rows:
-        print(f"{name:20s} {len(messages) / took:8,.0f} msgs/s   all: {score(messages, duplicate, mw)}   "
-              f"customer: {score(messages, duplicate, mw, 'customer')}")
+        print(
+            f"{name:20s} {len(messages) / took:8,.0f} msgs/s   all: {score(messages, duplicate, mw)}   "
+            f"customer: {score(messages, duplicate, mw, 'customer')}"
+        )
     print(f"\nper variation, pipeline (found/all): {per_variation(messages, pipeline, mw)}")
-    sample = [(t["id"], t["expected_clean"], s) for t, s in messages if s.near is not None][:args.semantic_docs + 1]
+    sample = [(t["id"], t["expected_clean"], s) for t, s in messages if s.near is not None][: args.semantic_docs + 1]
     with tempfile.TemporaryDirectory() as d, DedupIndex(Path(d), config.model_copy(update={"semantic": True})) as index:
         index.check_and_add(*sample[0])  # loads the model
         t0 = time.perf_counter()
         for i in range(1, len(sample), 64):
-            index.check_and_add_batch(sample[i:i + 64])
-        print(f"index + semantic     {(len(sample) - 1) / (time.perf_counter() - t0):8,.1f} msgs/s on "
-              f"{len(sample) - 1} customer messages (model loaded)\n")
+            index.check_and_add_batch(sample[i : i + 64])
+        print(
+            f"index + semantic     {(len(sample) - 1) / (time.perf_counter() - t0):8,.1f} msgs/s on "
+            f"{len(sample) - 1} customer messages (model loaded)\n"
+        )
     load_times(args.load_docs, config)
 
 

@@ -50,8 +50,15 @@ def main() -> None:
         broker.start()
         try:
             broker.create_topics()
-            simulate(cfg.kafka, rate=1e9, duration=args.events / 1e9, seed=7, start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-                     truth_path=Path(tmp) / "truth.jsonl", show_progress=False)
+            simulate(
+                cfg.kafka,
+                rate=1e9,
+                duration=args.events / 1e9,
+                seed=7,
+                start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
+                truth_path=Path(tmp) / "truth.jsonl",
+                show_progress=False,
+            )
             rows = []
             t = time.perf_counter()
             n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)

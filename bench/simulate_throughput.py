@@ -51,8 +51,15 @@ def main() -> None:
             assert prod.flush(60) == 0
             bare_s = time.perf_counter() - t
 
-            summary = simulate(kafka, rate=1e9, duration=args.events / 1e9, seed=args.seed, start_ms=start_ms,
-                               truth_path=Path(tmp) / "truth.jsonl", show_progress=False)
+            summary = simulate(
+                kafka,
+                rate=1e9,
+                duration=args.events / 1e9,
+                seed=args.seed,
+                start_ms=start_ms,
+                truth_path=Path(tmp) / "truth.jsonl",
+                show_progress=False,
+            )
             sim_s = summary.seconds
         finally:
             broker.stop()

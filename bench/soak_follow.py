@@ -46,8 +46,7 @@ from pipelines.clean import Cleaner
 
 REPO = Path(__file__).resolve().parent.parent
 LONG_GAPS = (600_000, 1_500_000)
-WINDOWS = {"window": {"session_gap_s": 120, "allowed_lateness_s": 60, "timestamp_skew_s": 60},
-           "dedup": {"order_batch_s": 30}}
+WINDOWS = {"window": {"session_gap_s": 120, "allowed_lateness_s": 60, "timestamp_skew_s": 60}, "dedup": {"order_batch_s": 30}}
 
 
 def paced_sim_config(rate: float) -> SimConfig:
@@ -57,8 +56,9 @@ def paced_sim_config(rate: float) -> SimConfig:
     burst at its end (a finite run flushes the replies still ahead)."""
     probe = [e.truth["arrival_time"] for e in generate(99, 3000, 0, SimConfig(long_reply_gap_ms=LONG_GAPS))]
     per_sim_s = 3000 / (statistics.median(probe) / 1000 * 2)  # the median event arrives halfway through the bulk
-    return SimConfig(mean_thread_gap_ms=max(1, round(SimConfig().mean_thread_gap_ms * per_sim_s / rate)),
-                     long_reply_gap_ms=LONG_GAPS)
+    return SimConfig(
+        mean_thread_gap_ms=max(1, round(SimConfig().mean_thread_gap_ms * per_sim_s / rate)), long_reply_gap_ms=LONG_GAPS
+    )
 
 
 def scrape(port: int) -> dict:
@@ -107,20 +107,29 @@ def check_against_truth(cfg: LooplineConfig, dataset: str, truth: list[dict], bo
         ends[(t["topic"], t["partition"])] = max(ends[(t["topic"], t["partition"])], t["offset"] + 1)
     accounted = store.accounted()
     unaccounted = sum(end - sum(b - a + 1 for a, b in accounted.get(tp, [])) for tp, end in ends.items())
-    docs = Counter((l["topic"], l["partition"], l["offset"]) for r in store.read("CuratedDocument") for l in r["lineage"])
+    docs = Counter((ref["topic"], ref["partition"], ref["offset"]) for r in store.read("CuratedDocument") for ref in r["lineage"])
     messages = [t for t in truth if not t["malformed"] and t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late]
     expected = [t for t in messages if (t["expected_clean"] or "").strip() and t["duplicate_of"] is None]
-    deleted = {i for t in truth if t["kind"] == "deletion" and not t["malformed"]
-               for i in t["deletion_person_ids"] or [t["deletion_subject"]]}
+    deleted = {
+        i
+        for t in truth
+        if t["kind"] == "deletion" and not t["malformed"]
+        for i in t["deletion_person_ids"] or [t["deletion_subject"]]
+    }
     participants = {}
     for t in truth:
         if t["thread_id"]:
             participants.setdefault(t["thread_id"], set()).update(t["subject_ids"])
     cleaner = Cleaner(cfg.pipeline.clean)  # the clean stage's own rule for chat messages that are only filler
-    no_doc = Counter("in a deleted person's thread" if participants.get(t["thread_id"], set()) & deleted
-                     else "chat filler (emptied by design)"
-                     if t["kind"] == "chat" and not cleaner.clean("chat", t["expected_clean"]).strip()
-                     else "LOST" for t in expected if coord(t) not in docs)
+    no_doc = Counter(
+        "in a deleted person's thread"
+        if participants.get(t["thread_id"], set()) & deleted
+        else "chat filler (emptied by design)"
+        if t["kind"] == "chat" and not cleaner.clean("chat", t["expected_clean"]).strip()
+        else "LOST"
+        for t in expected
+        if coord(t) not in docs
+    )
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "soak-check", "enable.auto.commit": False})
     parts = c.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC].partitions
     ends = {p: c.get_watermark_offsets(TopicPartition(DEADLETTER_TOPIC, p), timeout=10)[1] for p in parts}
@@ -135,13 +144,16 @@ def check_against_truth(cfg: LooplineConfig, dataset: str, truth: list[dict], bo
     dead = Counter((d["topic"], d["partition"], d["offset"]) for d in letters)
     want_dead = set(malformed) | too_late
     return {
-        "events": len(truth), "unaccounted_offsets": unaccounted,
+        "events": len(truth),
+        "unaccounted_offsets": unaccounted,
         "messages_stored_twice": sum(1 for n in docs.values() if n > 1),
         "docs_from_late_or_malformed": sum(1 for k in docs if k in too_late or k in malformed),
         # a deletion erases the dead letters that name the deleted person, so some may be missing by design
-        "dead_letters_missing_or_erased": len(want_dead - set(dead)), "dead_letters_unexpected": len(set(dead) - want_dead),
+        "dead_letters_missing_or_erased": len(want_dead - set(dead)),
+        "dead_letters_unexpected": len(set(dead) - want_dead),
         "dead_letters_published_twice": sum(1 for n in dead.values() if n > 1),
-        "expected_documents": len(expected), "expected_without_document": dict(no_doc),
+        "expected_documents": len(expected),
+        "expected_without_document": dict(no_doc),
         "forgotten_subjects": len(store.forgotten()),
         "records": store.counts(),
     }
@@ -162,23 +174,51 @@ def main() -> None:
     broker.create_topics()
     port = free_port()
     config = home / "loopline.yaml"
-    config.write_text(yaml.safe_dump({"home": str(home), "kafka": {"port": kafka.port, "controller_port": kafka.controller_port},
-                                      "pipeline": {"follow": {"metrics_port": port}, **WINDOWS}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(home),
+                "kafka": {"port": kafka.port, "controller_port": kafka.controller_port},
+                "pipeline": {"follow": {"metrics_port": port}, **WINDOWS},
+            }
+        )
+    )
     cfg = LooplineConfig.model_validate(yaml.safe_load(config.read_text()))
     log = open(home / "follow.log", "w")
-    run = subprocess.Popen([sys.executable, "-m", "loopline.cli", "run", "--follow", "--dataset", "soak", "--config", str(config)],
-                           cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    run = subprocess.Popen(
+        [sys.executable, "-m", "loopline.cli", "run", "--follow", "--dataset", "soak", "--config", str(config)],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     proc = psutil.Process(run.pid)
     sim = paced_sim_config(args.rate)
     truth_path = home / "truth.jsonl"
-    sender = threading.Thread(target=simulate, daemon=True, kwargs=dict(
-        kafka=kafka, rate=args.rate, duration=args.minutes * 60, seed=args.seed, start_ms=int(time.time() * 1000),
-        truth_path=truth_path, sim_config=sim, show_progress=False))
-    print(f"soak: {args.minutes:.0f} min at {args.rate:g} events/s (mean thread gap {sim.mean_thread_gap_ms} ms), "
-          f"home {home}", flush=True)
-    print(f"{'min':>4} {'lag':>6} {'p50 s':>7} {'p99 s':>7} {'rss MB':>7} {'prism MB':>8} {'open':>5} {'records':>8} "
-          f"{'store MB':>8} {'restarts':>8}", flush=True)
+    sender = threading.Thread(
+        target=simulate,
+        daemon=True,
+        kwargs=dict(
+            kafka=kafka,
+            rate=args.rate,
+            duration=args.minutes * 60,
+            seed=args.seed,
+            start_ms=int(time.time() * 1000),
+            truth_path=truth_path,
+            sim_config=sim,
+            show_progress=False,
+        ),
+    )
+    print(
+        f"soak: {args.minutes:.0f} min at {args.rate:g} events/s (mean thread gap {sim.mean_thread_gap_ms} ms), home {home}",
+        flush=True,
+    )
+    print(
+        f"{'min':>4} {'lag':>6} {'p50 s':>7} {'p99 s':>7} {'rss MB':>7} {'prism MB':>8} {'open':>5} {'records':>8} "
+        f"{'store MB':>8} {'restarts':>8}",
+        flush=True,
+    )
     rows, t0, last = [], time.monotonic(), {}
     sender.start()
     minute = 0
@@ -194,14 +234,25 @@ def main() -> None:
         last = buckets
         rss, prism = rss_mb(proc)
         records = sum(s.value for s in m.get("loopline_records_written", []) if s.name.endswith("_total"))
-        row = dict(minute=minute, lag=lag, p50=quantile(delta, 0.5), p99=quantile(delta, 0.99), rss_mb=rss, prism_mb=prism,
-                   open=next((s.value for s in m.get("loopline_open_threads", [])), 0), records=records,
-                   store_mb=dir_mb(cfg.store_root), restarts=next((s.value for s in m.get("loopline_job_restarts", [])
-                                                                   if s.name.endswith("_total")), 0))
+        row = dict(
+            minute=minute,
+            lag=lag,
+            p50=quantile(delta, 0.5),
+            p99=quantile(delta, 0.99),
+            rss_mb=rss,
+            prism_mb=prism,
+            open=next((s.value for s in m.get("loopline_open_threads", [])), 0),
+            records=records,
+            store_mb=dir_mb(cfg.store_root),
+            restarts=next((s.value for s in m.get("loopline_job_restarts", []) if s.name.endswith("_total")), 0),
+        )
         rows.append(row)
         fmt = lambda v: f"{v:7.0f}" if v is not None else "      -"  # noqa: E731
-        print(f"{minute:4d} {lag:6.0f} {fmt(row['p50'])} {fmt(row['p99'])} {rss:7.0f} {prism:8.0f} {row['open']:5.0f} "
-              f"{records:8.0f} {row['store_mb']:8.1f} {row['restarts']:8.0f}", flush=True)
+        print(
+            f"{minute:4d} {lag:6.0f} {fmt(row['p50'])} {fmt(row['p99'])} {rss:7.0f} {prism:8.0f} {row['open']:5.0f} "
+            f"{records:8.0f} {row['store_mb']:8.1f} {row['restarts']:8.0f}",
+            flush=True,
+        )
     sender.join()
     deadline = time.monotonic() + 300
     while sum(s.value for s in scrape(port).get("loopline_consumer_lag_messages", [])) > 0 and time.monotonic() < deadline:
@@ -213,11 +264,18 @@ def main() -> None:
     truth = [json.loads(line) for line in truth_path.read_text().splitlines()]
     result = check_against_truth(cfg, "soak", truth, kafka.bootstrap)
     tail = [r["rss_mb"] for r in rows[-20:]]
-    result["rss_last_20_min_mb"] = {"first": round(tail[0]), "max": round(max(tail)), "min": round(min(tail)),
-                                    "growth_pct": round(100 * (max(tail) - tail[0]) / tail[0], 1)}
+    result["rss_last_20_min_mb"] = {
+        "first": round(tail[0]),
+        "max": round(max(tail)),
+        "min": round(min(tail)),
+        "growth_pct": round(100 * (max(tail) - tail[0]) / tail[0], 1),
+    }
     prism_tail = [r["prism_mb"] for r in rows[-20:]]
-    result["prism_rss_last_20_min_mb"] = {"first": round(prism_tail[0]), "max": round(max(prism_tail)),
-                                          "growth_pct": round(100 * (max(prism_tail) - prism_tail[0]) / max(prism_tail[0], 1), 1)}
+    result["prism_rss_last_20_min_mb"] = {
+        "first": round(prism_tail[0]),
+        "max": round(max(prism_tail)),
+        "growth_pct": round(100 * (max(prism_tail) - prism_tail[0]) / max(prism_tail[0], 1), 1),
+    }
     result["exit_code"] = code
     print(json.dumps(result, indent=1), flush=True)
     (home / "soak.json").write_text(json.dumps({"rows": rows, "result": result}, indent=1))

@@ -45,7 +45,7 @@ def run_row(row: str, args) -> dict:
     if not store.exists():
         sys.exit(f"dataset {args.dataset!r} not found under {c.store_root}: run `make demo` first")
     pairs = sorted(store.snapshot().read("CuratedPair"), key=lambda p: p["pair_id"])
-    pairs = (pairs * (1 + args.steps * args.batch_size // max(len(pairs), 1)))[:args.steps * args.batch_size]
+    pairs = (pairs * (1 + args.steps * args.batch_size // max(len(pairs), 1)))[: args.steps * args.batch_size]
     t.sft.batch_size, t.sft.checkpoint_every = args.batch_size, 10_000
     base = resolve_base(t.model, c.cache_dir)
     if device == "cuda":
@@ -54,14 +54,35 @@ def run_row(row: str, args) -> dict:
         if row == "trl baseline":
             tokenizer = load_tokenizer(base)
             model = AutoModelForCausalLM.from_pretrained(base, dtype=compute_dtype(device), device_map={"": device})
-            lora = LoraConfig(r=t.model.lora_r, lora_alpha=t.model.lora_alpha, lora_dropout=t.model.lora_dropout,
-                              target_modules=list(t.model.target_modules), task_type="CAUSAL_LM")
-            config = SFTConfig(output_dir=out, max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-                               learning_rate=t.sft.learning_rate, logging_steps=1, report_to="none", save_strategy="no",
-                               max_length=t.model.max_length, bf16=device == "cuda", use_cpu=device == "cpu",
-                               disable_tqdm=True, packing=device == "cuda", activation_checkpointing=device == "cuda")
-            trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer, peft_config=lora,
-                                 train_dataset=Dataset.from_list([prompt_completion(pair_messages(p)) for p in pairs]))
+            lora = LoraConfig(
+                r=t.model.lora_r,
+                lora_alpha=t.model.lora_alpha,
+                lora_dropout=t.model.lora_dropout,
+                target_modules=list(t.model.target_modules),
+                task_type="CAUSAL_LM",
+            )
+            config = SFTConfig(
+                output_dir=out,
+                max_steps=args.steps,
+                per_device_train_batch_size=args.batch_size,
+                learning_rate=t.sft.learning_rate,
+                logging_steps=1,
+                report_to="none",
+                save_strategy="no",
+                max_length=t.model.max_length,
+                bf16=device == "cuda",
+                use_cpu=device == "cpu",
+                disable_tqdm=True,
+                packing=device == "cuda",
+                activation_checkpointing=device == "cuda",
+            )
+            trainer = SFTTrainer(
+                model=model,
+                args=config,
+                processing_class=tokenizer,
+                peft_config=lora,
+                train_dataset=Dataset.from_list([prompt_completion(pair_messages(p)) for p in pairs]),
+            )
             started = time.monotonic()
             trainer.train()
             seconds = time.monotonic() - started
@@ -72,10 +93,16 @@ def run_row(row: str, args) -> dict:
             model, tokenizer = load_model(base, t.model, device)
             result = run_sft(model, tokenizer, pairs, t.sft, t.model, Path(out), device, resume=False, progress=False)
             seconds, tokens = result.seconds, result.train_tokens
-    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"row": row, "device": device, "steps": args.steps, "tokens": tokens, "seconds": round(seconds, 1),
-            "tokens_per_s": tokens / seconds, "peak_mib": peak / 2**20}
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "row": row,
+        "device": device,
+        "steps": args.steps,
+        "tokens": tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_s": tokens / seconds,
+        "peak_mib": peak / 2**20,
+    }
 
 
 def main() -> None:
@@ -91,8 +118,20 @@ def main() -> None:
         return
     results = []
     for row in ROWS:
-        cmd = [sys.executable, __file__, "--row", row, "--dataset", args.dataset, "--steps", str(args.steps),
-               "--batch-size", str(args.batch_size), "--device", args.device]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--row",
+            row,
+            "--dataset",
+            args.dataset,
+            "--steps",
+            str(args.steps),
+            "--batch-size",
+            str(args.batch_size),
+            "--device",
+            args.device,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode:
             sys.exit(f"{row} failed:\n{out.stderr[-2000:]}")
@@ -100,8 +139,10 @@ def main() -> None:
     baseline = results[0]
     print(f"{'row':<16} {'device':<6} {'tokens/s':>9} {'x trl':>6} {'peak MiB':>9} {'x trl':>6}")
     for r in results:
-        print(f"{r['row']:<16} {r['device']:<6} {r['tokens_per_s']:9.0f} {r['tokens_per_s'] / baseline['tokens_per_s']:6.2f} "
-              f"{r['peak_mib']:9.0f} {r['peak_mib'] / baseline['peak_mib']:6.2f}")
+        print(
+            f"{r['row']:<16} {r['device']:<6} {r['tokens_per_s']:9.0f} {r['tokens_per_s'] / baseline['tokens_per_s']:6.2f} "
+            f"{r['peak_mib']:9.0f} {r['peak_mib'] / baseline['peak_mib']:6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -20,8 +19,11 @@ from loopline.logs import OneLineFormatter
 from loopline.stack.kafka import KafkaBroker, StackError
 from pipelines.jsonlines import MAX_LINE_BYTES
 
-app = typer.Typer(help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 stack_app = typer.Typer(help="The local stack: a real Kafka broker (KRaft) and the Prism runner.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 console = Console()
@@ -29,7 +31,7 @@ console = Console()
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
 
 
-def _load(config_path: Optional[Path]) -> cfg.LooplineConfig:
+def _load(config_path: Path | None) -> cfg.LooplineConfig:
     return cfg.load(config_path)
 
 
@@ -51,7 +53,7 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
 
 
 @app.command()
-def setup(config_path: Optional[Path] = ConfigOpt) -> None:
+def setup(config_path: Path | None = ConfigOpt) -> None:
     """Fetch and build what the stack needs, once: Kafka jars (Maven Central) and Prism (go install)."""
     from loopline.stack.kafka import ensure_jars
     from loopline.stack.prism import ensure_prism
@@ -69,8 +71,10 @@ def setup(config_path: Optional[Path] = ConfigOpt) -> None:
 
 
 @stack_app.command("up")
-def stack_up(config_path: Optional[Path] = ConfigOpt,
-             partitions: Optional[int] = typer.Option(None, help="Partitions per topic (default: kafka.partitions).")) -> None:
+def stack_up(
+    config_path: Path | None = ConfigOpt,
+    partitions: int | None = typer.Option(None, help="Partitions per topic (default: kafka.partitions)."),
+) -> None:
     """Start Kafka on loopback, create the topics, make sure Prism is built."""
     from loopline.stack.prism import ensure_prism
 
@@ -90,7 +94,7 @@ def stack_up(config_path: Optional[Path] = ConfigOpt,
 
 
 @stack_app.command("down")
-def stack_down(config_path: Optional[Path] = ConfigOpt) -> None:
+def stack_down(config_path: Path | None = ConfigOpt) -> None:
     """Stop the broker (controlled shutdown); its data stays for the next `stack up`."""
     c = _load(config_path)
     stopped = broker_for(c).stop()
@@ -98,21 +102,31 @@ def stack_down(config_path: Optional[Path] = ConfigOpt) -> None:
 
 
 @stack_app.command("status")
-def stack_status(config_path: Optional[Path] = ConfigOpt,
-                 as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def stack_status(
+    config_path: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
+) -> None:
     """Broker process, reachability, topics with partition and message counts."""
     c = _load(config_path)
     broker = broker_for(c)
     if as_json:
         st = broker.status()
-        print(json.dumps({"running": st.running, "pid": st.pid, "reachable": st.reachable, "bootstrap": c.kafka.bootstrap,
-                          "topics": {t: {"partitions": n, "messages": broker.message_count(t)} for t, n in st.topics.items()}}))
+        print(
+            json.dumps(
+                {
+                    "running": st.running,
+                    "pid": st.pid,
+                    "reachable": st.reachable,
+                    "bootstrap": c.kafka.bootstrap,
+                    "topics": {t: {"partitions": n, "messages": broker.message_count(t)} for t, n in st.topics.items()},
+                }
+            )
+        )
         return
     _print_status(c, broker)
 
 
 @stack_app.command("check")
-def stack_check(config_path: Optional[Path] = ConfigOpt) -> None:
+def stack_check(config_path: Path | None = ConfigOpt) -> None:
     """Run a tiny streaming pipeline on Prism and check windowed output appears before its source ends."""
     from loopline.stack.prism import pipeline_args
     from loopline.stack.runner_check import check_streaming
@@ -133,8 +147,10 @@ def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
     if not st.running:
         console.print(f"Kafka: [yellow]not running[/] (data dir {broker.dir}); start it with `loopline stack up`.")
         return
-    console.print(f"Kafka {c.kafka.version}: pid {st.pid}, {c.kafka.bootstrap}, "
-                  + ("[green]reachable[/]" if st.reachable else "[red]not reachable[/]"))
+    console.print(
+        f"Kafka {c.kafka.version}: pid {st.pid}, {c.kafka.bootstrap}, "
+        + ("[green]reachable[/]" if st.reachable else "[red]not reachable[/]")
+    )
     table = Table("topic", "partitions", "messages")
     for topic in sorted(st.topics):
         table.add_row(topic, str(st.topics[topic]), str(broker.message_count(topic)))
@@ -142,20 +158,26 @@ def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
 
 
 @app.command()
-def simulate(config_path: Optional[Path] = ConfigOpt,
-             rate: Optional[float] = typer.Option(None, help="Events per second (default: simulate.rate)."),
-             duration: Optional[float] = typer.Option(None, help="Seconds to run; rate*duration events "
-                                                                 "(default: simulate.duration)."),
-             seed: Optional[int] = typer.Option(None, help="Random seed: same seed, same traffic."),
-             start: Optional[str] = typer.Option(None, help="Event time of the first event: ISO 8601 or 'now'."),
-             truth: Optional[Path] = typer.Option(None, help="Ground-truth JSONL path.")) -> None:
+def simulate(
+    config_path: Path | None = ConfigOpt,
+    rate: float | None = typer.Option(None, help="Events per second (default: simulate.rate)."),
+    duration: float | None = typer.Option(None, help="Seconds to run; rate*duration events (default: simulate.duration)."),
+    seed: int | None = typer.Option(None, help="Random seed: same seed, same traffic."),
+    start: str | None = typer.Option(None, help="Event time of the first event: ISO 8601 or 'now'."),
+    truth: Path | None = typer.Option(None, help="Ground-truth JSONL path."),
+) -> None:
     """Send realistic synthetic chat, email and ticket traffic to Kafka; write its ground truth."""
     from loopline.simulator.produce import simulate as run_simulation
     from loopline.timeparse import parse_time_ms
 
     c = _load(config_path)
-    s = c.simulate.model_copy(update={k: v for k, v in dict(rate=rate, duration=duration, seed=seed, start=start,
-                                                              ground_truth=truth).items() if v is not None})
+    s = c.simulate.model_copy(
+        update={
+            k: v
+            for k, v in dict(rate=rate, duration=duration, seed=seed, start=start, ground_truth=truth).items()
+            if v is not None
+        }
+    )
     truth_path = s.ground_truth or c.home / "simulate" / f"truth-seed{s.seed}.jsonl"
     try:
         start_ms = parse_time_ms(s.start)
@@ -163,16 +185,21 @@ def simulate(config_path: Optional[Path] = ConfigOpt,
         _fail(f"--start: {e}")
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
-    summary = run_simulation(c.kafka, rate=s.rate, duration=s.duration, seed=s.seed, start_ms=start_ms,
-                             truth_path=truth_path)
-    console.print(f"sent {summary.sent} events in {summary.seconds:.1f}s ({summary.events_per_s:,.0f}/s), "
-                  f"all acknowledged; ground truth: {summary.truth_path}")
+    summary = run_simulation(c.kafka, rate=s.rate, duration=s.duration, seed=s.seed, start_ms=start_ms, truth_path=truth_path)
+    console.print(
+        f"sent {summary.sent} events in {summary.seconds:.1f}s ({summary.events_per_s:,.0f}/s), "
+        f"all acknowledged; ground truth: {summary.truth_path}"
+    )
     console.print("by topic: " + ", ".join(f"{t}={n}" for t, n in sorted(summary.by_topic.items())))
-    console.print("malformed: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.malformed.items())) or "none")
-                  + "; duplicates: " + (", ".join(f"{k}={n}" for k, n in sorted(summary.duplicates.items())) or "none"))
+    console.print(
+        "malformed: "
+        + (", ".join(f"{k}={n}" for k, n in sorted(summary.malformed.items())) or "none")
+        + "; duplicates: "
+        + (", ".join(f"{k}={n}" for k, n in sorted(summary.duplicates.items())) or "none")
+    )
 
 
-def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
+def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     """A bounded run: plan, run with a progress bar, write the run report; returns the report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -186,27 +213,42 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str])
     run_plan = plan(c, dataset=dataset, follow=False)
     store = CuratedStore(c.store_root, dataset)
     done_before = accounted_total(store)
-    console.print(f"{run_plan.mode} run into dataset [bold]{dataset}[/] ({c.store_root / 'datasets' / dataset}); "
-                  + f"{run_plan.pending:,} offsets to read")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("offsets stored or dead-lettered"), TimeElapsedColumn(), console=console) as progress:
+    console.print(
+        f"{run_plan.mode} run into dataset [bold]{dataset}[/] ({c.store_root / 'datasets' / dataset}); "
+        + f"{run_plan.pending:,} offsets to read"
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("offsets stored or dead-lettered"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("curate", total=run_plan.pending)
-        with watch_accounted(c.store_root, dataset, 0.5,
-                             lambda total, _added: progress.update(task, completed=total - done_before)):
+        with watch_accounted(
+            c.store_root, dataset, 0.5, lambda total, _added: progress.update(task, completed=total - done_before)
+        ):
             outcome = execute(c, run_plan, runner)
         progress.update(task, completed=accounted_total(store) - done_before)
-    rep = run_report.build(outcome["counters"], seconds=outcome["seconds"], store_counts=store.counts(),
-                           plan={"dataset": dataset, "mode": run_plan.mode, **run_plan.meta,
-                                 "slices": [s._asdict() for s in run_plan.slices]})
+    rep = run_report.build(
+        outcome["counters"],
+        seconds=outcome["seconds"],
+        store_counts=store.counts(),
+        plan={"dataset": dataset, "mode": run_plan.mode, **run_plan.meta, "slices": [s._asdict() for s in run_plan.slices]},
+    )
     html_path = run_report.write(rep, c.home / "reports" / f"{dataset}-{rep['created']}")
     funnel = ", ".join(f"{k} {v:,}" for k, v in rep["funnel"].items())
-    console.print(f"{funnel}; dead letters: {sum(rep['dead_letters'].values()):,} "
-                  + str(dict(rep["dead_letters"]) or "") + f"; {rep['events_per_s']} events/s")
+    console.print(
+        f"{funnel}; dead letters: {sum(rep['dead_letters'].values()):,} "
+        + str(dict(rep["dead_letters"]) or "")
+        + f"; {rep['events_per_s']} events/s"
+    )
     console.print(f"store: {rep['store_totals']}; report: {html_path}")
     return rep
 
 
-def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> dict:
+def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     """Follow as a service until stopped or idle; one log line a minute on progress; returns the report."""
     from loopline.run_progress import watch_accounted
     from loopline.store import CuratedStore
@@ -218,8 +260,12 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> di
     log = logging.getLogger("loopline.follow")
     store = CuratedStore(c.store_root, dataset)
     idle = c.pipeline.source.idle_stop_s
-    log.info("following into dataset %s (%s) until %s", dataset, c.store_root / "datasets" / dataset,
-             f"every partition is idle {idle:.0f} s" if idle else "stopped (SIGTERM or Ctrl-C drains what is in flight)")
+    log.info(
+        "following into dataset %s (%s) until %s",
+        dataset,
+        c.store_root / "datasets" / dataset,
+        f"every partition is idle {idle:.0f} s" if idle else "stopped (SIGTERM or Ctrl-C drains what is in flight)",
+    )
 
     def log_progress(total: int, added: int) -> None:
         log.info("%s offsets stored or dead-lettered (+%s in the last minute)", f"{total:,}", f"{added:,}")
@@ -229,25 +275,38 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: Optional[str]) -> di
             outcome = FollowService(c, dataset, runner).run()
     except ValueError as e:
         _fail(str(e))
-    rep = run_report.build(outcome.counters, seconds=outcome.seconds, store_counts=store.counts() if store.exists() else {},
-                           plan={"dataset": dataset, "mode": "follow", "jobs": outcome.jobs, "restarts": outcome.restarts})
+    rep = run_report.build(
+        outcome.counters,
+        seconds=outcome.seconds,
+        store_counts=store.counts() if store.exists() else {},
+        plan={"dataset": dataset, "mode": "follow", "jobs": outcome.jobs, "restarts": outcome.restarts},
+    )
     html_path = run_report.write(rep, c.home / "reports" / f"{dataset}-{rep['created']}")
-    log.info("follow run ended after %.0f s (%d job(s), %d restart(s)); store: %s; report: %s", outcome.seconds,
-             outcome.jobs, outcome.restarts, rep["store_totals"], html_path)
+    log.info(
+        "follow run ended after %.0f s (%d job(s), %d restart(s)); store: %s; report: %s",
+        outcome.seconds,
+        outcome.jobs,
+        outcome.restarts,
+        rep["store_totals"],
+        html_path,
+    )
     return rep
 
 
 @app.command()
-def run(config_path: Optional[Path] = ConfigOpt,
-        until_now: bool = typer.Option(False, "--until-now",
-                                       help="Bounded: from the last committed offsets to the end offsets at start."),
-        follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
-        idle_stop: Optional[float] = typer.Option(None, help="Follow mode: finish after every partition was idle "
-                                                             "this many seconds."),
-        dataset: Optional[str] = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
-        runner: Optional[str] = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow)."),
-        metrics_port: Optional[int] = typer.Option(None, help="Follow mode: port of /metrics and /healthz "
-                                                             "(default: pipeline.follow.metrics_port).")) -> None:
+def run(
+    config_path: Path | None = ConfigOpt,
+    until_now: bool = typer.Option(
+        False, "--until-now", help="Bounded: from the last committed offsets to the end offsets at start."
+    ),
+    follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
+    idle_stop: float | None = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
+    dataset: str | None = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
+    runner: str | None = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow)."),
+    metrics_port: int | None = typer.Option(
+        None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port)."
+    ),
+) -> None:
     """Curate Kafka traffic into the curated store (decode, dead-letter, window, write).
 
     --follow runs as a service: it restarts the job if the runner dies, and SIGTERM / Ctrl-C stop it
@@ -266,12 +325,15 @@ def run(config_path: Optional[Path] = ConfigOpt,
 
 
 @app.command()
-def replay(config_path: Optional[Path] = ConfigOpt,
-           dataset_version: str = typer.Option(..., "--dataset-version", help="New dataset to build; the live one is untouched."),
-           from_beginning: bool = typer.Option(False, "--from-beginning"),
-           from_time: Optional[str] = typer.Option(None, "--from-time",
-                                                   help="ISO 8601: start at the first offsets at or after this Kafka time."),
-           runner: Optional[str] = typer.Option(None, help="prism | fnapi (default fnapi).")) -> None:
+def replay(
+    config_path: Path | None = ConfigOpt,
+    dataset_version: str = typer.Option(..., "--dataset-version", help="New dataset to build; the live one is untouched."),
+    from_beginning: bool = typer.Option(False, "--from-beginning"),
+    from_time: str | None = typer.Option(
+        None, "--from-time", help="ISO 8601: start at the first offsets at or after this Kafka time."
+    ),
+    runner: str | None = typer.Option(None, help="prism | fnapi (default fnapi)."),
+) -> None:
     """Rebuild a dataset from the topics into a new version (bounded up to the current end offsets)."""
     from loopline.timeparse import parse_time_ms
     from pipelines.replay import check_replay_target, create_replay
@@ -301,8 +363,7 @@ app.add_typer(datasets_app, name="datasets")
 
 
 @datasets_app.command("list")
-def datasets_list(config_path: Optional[Path] = ConfigOpt,
-                  as_json: bool = typer.Option(False, "--json")) -> None:
+def datasets_list(config_path: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json")) -> None:
     """Versions with their offset ranges and record counts."""
     from loopline.store import CuratedStore
 
@@ -313,10 +374,12 @@ def datasets_list(config_path: Optional[Path] = ConfigOpt,
         return
     table = Table("dataset", "created (UTC)", "records", "dead letters", "offsets stored or dead-lettered")
     for info in infos:
-        created = datetime.fromtimestamp(info["created"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        created = datetime.fromtimestamp(info["created"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         records = "\n".join(f"{kind}: {n:,}" for kind, n in sorted(info["counts"].items()))
-        offsets = "\n".join(f"{topic}: " + ", ".join(f"p{p} {a}-{b}" for p, rs in sorted(parts.items()) for a, b in rs)
-                            for topic, parts in sorted(info["accounted"].items()))
+        offsets = "\n".join(
+            f"{topic}: " + ", ".join(f"p{p} {a}-{b}" for p, rs in sorted(parts.items()) for a, b in rs)
+            for topic, parts in sorted(info["accounted"].items())
+        )
         table.add_row(info["name"], created, records, f"{sum(info['dead_letters'].values()):,}", offsets)
     console.print(table)
 
@@ -325,9 +388,11 @@ MaxLineOpt = typer.Option(MAX_LINE_BYTES, "--max-line-bytes", min=1, help="Longe
 
 
 @app.command()
-def clean(config_path: Optional[Path] = ConfigOpt,
-          kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds())),
-          max_line_bytes: int = MaxLineOpt) -> None:
+def clean(
+    config_path: Path | None = ConfigOpt,
+    kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds())),
+    max_line_bytes: int = MaxLineOpt,
+) -> None:
     """JSON-lines filter: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as the pipeline cleans."""
     from pipelines.clean import filter_lines
 
@@ -337,7 +402,7 @@ def clean(config_path: Optional[Path] = ConfigOpt,
 
 
 @app.command()
-def scrub(config_path: Optional[Path] = ConfigOpt, max_line_bytes: int = MaxLineOpt) -> None:
+def scrub(config_path: Path | None = ConfigOpt, max_line_bytes: int = MaxLineOpt) -> None:
     """JSON-lines filter: {"id","text"} -> {"id","text","entities":[{"type","start","end","score"}]} (PII masked)."""
     from pipelines.scrub import filter_lines
 
@@ -345,9 +410,11 @@ def scrub(config_path: Optional[Path] = ConfigOpt, max_line_bytes: int = MaxLine
 
 
 @app.command()
-def dedup(config_path: Optional[Path] = ConfigOpt,
-          index: Optional[Path] = typer.Option(None, help="Persistent index directory (default: a temporary one)."),
-          max_line_bytes: int = MaxLineOpt) -> None:
+def dedup(
+    config_path: Path | None = ConfigOpt,
+    index: Path | None = typer.Option(None, help="Persistent index directory (default: a temporary one)."),
+    max_line_bytes: int = MaxLineOpt,
+) -> None:
     """JSON-lines filter: {"id","text"} -> {"id","duplicate_of"}; the first occurrence wins."""
     from pipelines.dedup import filter_lines
 
@@ -355,10 +422,12 @@ def dedup(config_path: Optional[Path] = ConfigOpt,
 
 
 @app.command()
-def demo(config_path: Optional[Path] = ConfigOpt,
-         rate: float = typer.Option(1000.0, help="Simulated events per second."),
-         duration: float = typer.Option(10.0, help="Seconds of simulated traffic."),
-         seed: int = typer.Option(7)) -> None:
+def demo(
+    config_path: Path | None = ConfigOpt,
+    rate: float = typer.Option(1000.0, help="Simulated events per second."),
+    duration: float = typer.Option(10.0, help="Seconds of simulated traffic."),
+    seed: int = typer.Option(7),
+) -> None:
     """The main job end to end on the embedded default: stack up, simulate, curate, summarize."""
     c = _load(config_path)
     stack_up(config_path, None)

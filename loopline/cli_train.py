@@ -7,7 +7,6 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,8 +15,9 @@ from rich.table import Table
 from loopline import config as cfg
 
 console = Console()
-adapters_app = typer.Typer(help="The adapter registry: versions, status, metrics, lineage; promote and roll back.",
-                           no_args_is_help=True)
+adapters_app = typer.Typer(
+    help="The adapter registry: versions, status, metrics, lineage; promote and roll back.", no_args_is_help=True
+)
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
 
 
@@ -26,12 +26,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def train(config_path: Optional[Path] = ConfigOpt,
-          once: bool = typer.Option(False, "--once", help="Run one cycle now, then exit."),
-          follow: bool = typer.Option(False, "--follow", help="Watch the store; run a cycle whenever a trigger fires, until Ctrl-C/SIGTERM."),
-          dataset: Optional[str] = typer.Option(None, help="Store dataset to train on (default: trainer.dataset)."),
-          shuffle_answers: bool = typer.Option(False, "--shuffle-answers",
-                                               help="Gate check: train on answers shuffled across pairs; the gate must reject it.")) -> None:
+def train(
+    config_path: Path | None = ConfigOpt,
+    once: bool = typer.Option(False, "--once", help="Run one cycle now, then exit."),
+    follow: bool = typer.Option(
+        False, "--follow", help="Watch the store; run a cycle whenever a trigger fires, until Ctrl-C/SIGTERM."
+    ),
+    dataset: str | None = typer.Option(None, help="Store dataset to train on (default: trainer.dataset)."),
+    shuffle_answers: bool = typer.Option(
+        False, "--shuffle-answers", help="Gate check: train on answers shuffled across pairs; the gate must reject it."
+    ),
+) -> None:
     """Continual fine-tuning on the curated store: QLoRA SFT + KTO on feedback, gated by evaluation."""
     if once == follow:
         _fail("say --once (one cycle) or --follow (a service)")
@@ -55,8 +60,9 @@ def run_training(c: cfg.LooplineConfig, *, follow: bool = False, shuffle_answers
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        logging.getLogger("loopline.trainer").info("training in follow mode on dataset %s; Ctrl-C stops after the "
-                                                   "current cycle", c.trainer.dataset)
+        logging.getLogger("loopline.trainer").info(
+            "training in follow mode on dataset %s; Ctrl-C stops after the current cycle", c.trainer.dataset
+        )
         trainer.follow(stop, on_cycle=lambda report: print_cycle(c, report))
     except (TrainerError, RegistryBusy) as e:
         _fail(str(e))
@@ -77,16 +83,19 @@ def print_cycle(c: cfg.LooplineConfig, report) -> None:
             table.add_row(who, f"{m['domain_ppl']:.3f}", f"{m['general_ppl']:.3f}", f"{m['rouge_l']:.3f}")
     console.print(table)
     reads = ", ".join(f"{r['kind']} {r['dataset']}@{r['since']}..{r['seq']}" for r in report.reads)
-    console.print(f"read {reads}; trained on {report.counts}; SFT {report.sft.get('steps')} steps "
-                  f"({report.sft.get('tokens_per_s', 0):.0f} tokens/s); KTO: {report.kto.get('steps', report.kto.get('skipped'))}")
+    console.print(
+        f"read {reads}; trained on {report.counts}; SFT {report.sft.get('steps')} steps "
+        f"({report.sft.get('tokens_per_s', 0):.0f} tokens/s); KTO: {report.kto.get('steps', report.kto.get('skipped'))}"
+    )
     console.print(f"gate: {report.reason}")
     html_path = train_report.write(report, c.home / "reports" / f"train-{report.version}-{int(report.seconds)}s")
     console.print(f"report: {html_path}")
 
 
 @adapters_app.command("list")
-def adapters_list(config_path: Optional[Path] = ConfigOpt,
-                  as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def adapters_list(
+    config_path: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
+) -> None:
     """Every adapter version with its status, metrics and the gate's reason."""
     from trainer.registry import AdapterRegistry
 
@@ -104,13 +113,20 @@ def adapters_list(config_path: Optional[Path] = ConfigOpt,
         mark = " *" if current and current.version == card.version else ""
         reads = ", ".join(f"@{r['since']}..{r['seq']}" for r in card.lineage.get("reads", []))
         status = card.status + (" (holds forgotten data)" if card.holds_forgotten else "")
-        table.add_row(card.version + mark, status, card.parent or "base", reads,
-                      f"{m.get('domain_ppl', float('nan')):.3f}", f"{m.get('general_ppl', float('nan')):.3f}", card.reason)
+        table.add_row(
+            card.version + mark,
+            status,
+            card.parent or "base",
+            reads,
+            f"{m.get('domain_ppl', float('nan')):.3f}",
+            f"{m.get('general_ppl', float('nan')):.3f}",
+            card.reason,
+        )
     console.print(table)
 
 
 @adapters_app.command("promote")
-def adapters_promote(version: str, config_path: Optional[Path] = ConfigOpt) -> None:
+def adapters_promote(version: str, config_path: Path | None = ConfigOpt) -> None:
     """Make VERSION the served adapter (by hand: the gate is not asked)."""
     from trainer.registry import AdapterRegistry
 
@@ -124,7 +140,7 @@ def adapters_promote(version: str, config_path: Optional[Path] = ConfigOpt) -> N
 
 
 @adapters_app.command("rollback")
-def adapters_rollback(config_path: Optional[Path] = ConfigOpt) -> None:
+def adapters_rollback(config_path: Path | None = ConfigOpt) -> None:
     """Take the promoted adapter out of service (marked rejected) and serve the previous clean one, or the base model."""
     from trainer.registry import AdapterRegistry
 

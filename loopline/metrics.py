@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from socketserver import ThreadingMixIn
-from typing import Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
-CONSUMER_LAG = Gauge("loopline_consumer_lag_messages", "Messages in the partition after the reader's position.",
-                     ["topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "loopline_consumer_lag_messages", "Messages in the partition after the reader's position.", ["topic", "partition"]
+)
 STAGE_IN = Counter("loopline_stage_events_in", "Events entering a stage.", ["stage"])
 STAGE_OUT = Counter("loopline_stage_events_out", "Events a stage passed on (the others it dead-lettered).", ["stage"])
-DEAD_LETTERS = Counter("loopline_dead_letters", "Dead letters acknowledged by the dead-letter topic, by reason.",
-                       ["reason"])
+DEAD_LETTERS = Counter("loopline_dead_letters", "Dead letters acknowledged by the dead-letter topic, by reason.", ["reason"])
 RECORDS_WRITTEN = Counter("loopline_records_written", "Records committed to the curated store.", ["kind"])
-END_TO_END = Histogram("loopline_end_to_end_latency_seconds",
-                       "From an event's arrival in Kafka (its timestamp) to the store commit of the window that holds it.",
-                       buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400, 86400))
+END_TO_END = Histogram(
+    "loopline_end_to_end_latency_seconds",
+    "From an event's arrival in Kafka (its timestamp) to the store commit of the window that holds it.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400, 86400),
+)
 JOB_UP = Gauge("loopline_job_up", "1 while the follow job is running, 0 between a failure and its restart.")
 JOB_RESTARTS = Counter("loopline_job_restarts", "Follow jobs restarted after a failure.")
 
@@ -57,9 +59,11 @@ class OpenThreads:
 
 OPEN_THREADS = OpenThreads()
 Gauge("loopline_open_threads", "Threads buffered by this worker, waiting for their window to close.").set_function(
-    OPEN_THREADS.count)
-Gauge("loopline_oldest_open_thread_age_seconds", "Wall time since this worker first saw the oldest thread still open.") \
-    .set_function(OPEN_THREADS.oldest_age_s)
+    OPEN_THREADS.count
+)
+Gauge(
+    "loopline_oldest_open_thread_age_seconds", "Wall time since this worker first saw the oldest thread still open."
+).set_function(OPEN_THREADS.oldest_age_s)
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -71,8 +71,10 @@ def is_valid(name: str, record: dict[str, Any]) -> bool:
 
 def _unknown_fields(schema: Any, value: Any, path: str) -> list[str]:
     if isinstance(schema, list):  # union: check against the record branch the value could be
-        return next((u for s in schema if isinstance(s, dict) and s.get("type") == "record"
-                     for u in [_unknown_fields(s, value, path)]), [])
+        return next(
+            (u for s in schema if isinstance(s, dict) and s.get("type") == "record" for u in [_unknown_fields(s, value, path)]),
+            [],
+        )
     if not isinstance(schema, dict) or not isinstance(value, (dict, list)):
         return []
     kind = schema.get("type")

@@ -34,10 +34,14 @@ from pipelines.model import Event, Thread, message_body
 # Containers that hold the previous message: blockquote (Apple, Thunderbird, Yahoo, Gmail), Gmail's and
 # Yahoo's quote wrappers, Thunderbird's attribution line, Outlook's reply header. Outlook leaves the quoted
 # text unwrapped after its header, so everything from the first of these on goes.
-_QUOTES = ("//blockquote | //*[contains(@class, 'gmail_quote')] | //*[contains(@class, 'yahoo_quoted')]"
-           " | //*[contains(@class, 'moz-cite-prefix')] | //*[@id = 'divRplyFwdMsg' or @id = 'appendonsend']")
-_SIGNATURES = ("//*[contains(@class, 'gmail_signature') or contains(@class, 'moz-signature')"
-               " or contains(concat(' ', normalize-space(@class), ' '), ' signature ')]")
+_QUOTES = (
+    "//blockquote | //*[contains(@class, 'gmail_quote')] | //*[contains(@class, 'yahoo_quoted')]"
+    " | //*[contains(@class, 'moz-cite-prefix')] | //*[@id = 'divRplyFwdMsg' or @id = 'appendonsend']"
+)
+_SIGNATURES = (
+    "//*[contains(@class, 'gmail_signature') or contains(@class, 'moz-signature')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' signature ')]"
+)
 _QUOTED_LINE = re.compile(r"^[ \t]*>", re.M)
 _OUTLOOK_SEPARATOR = re.compile(r"^[ \t]*_{20,}[ \t]*$", re.M)
 _LINE_ABOVE = re.compile(r"^[^\n]*:[ \t]*\n(?:[ \t]*\n)*\Z", re.M)  # last line, ending in ":"
@@ -121,8 +125,7 @@ class Cleaner:
 
     def _email(self, text: str, changes: set[str]) -> str:
         """Body above the first quoted reply, trailer removed; the quote itself goes unless configured to stay."""
-        starts = [m.start() for m in (self._reply_header.search(text), _OUTLOOK_SEPARATOR.search(text),
-                                      _attribution(text)) if m]
+        starts = [m.start() for m in (self._reply_header.search(text), _OUTLOOK_SEPARATOR.search(text), _attribution(text)) if m]
         at = min(starts, default=len(text))
         quote = text[at:]
         if quote and self.config.strip_quoted_replies:
@@ -134,8 +137,9 @@ class Cleaner:
         """Without what follows the body: sign-off, "-- " signature, mobile footer, disclaimers."""
         if self.config.strip_signatures:
             # from the second line on: a message that opens with "Thanks," is not all signature
-            starts = [m for m in (_SIG_SEPARATOR.search(text, 1), self._signoff.search(text, 1),
-                                  self._footer.search(text, 1)) if m]
+            starts = [
+                m for m in (_SIG_SEPARATOR.search(text, 1), self._signoff.search(text, 1), self._footer.search(text, 1)) if m
+            ]
             text = _cut(text, min(starts, key=lambda m: m.start(), default=None), "signatures_removed", changes)
         if self.config.strip_disclaimers:
             paragraphs = text.strip().split("\n\n")
@@ -152,7 +156,7 @@ class Cleaner:
         for i in range(len(words)):
             if reachable[i]:
                 for phrase in self._filler:
-                    if phrase and words[i:i + len(phrase)] == phrase:
+                    if phrase and words[i : i + len(phrase)] == phrase:
                         reachable[i + len(phrase)] = True
         return reachable[-1]
 
@@ -167,14 +171,14 @@ def _attribution(text: str) -> re.Match | None:
     quoted = _QUOTED_LINE.search(text)
     if quoted is None:
         return None
-    return _LINE_ABOVE.search(text[:quoted.start()]) or quoted
+    return _LINE_ABOVE.search(text[: quoted.start()]) or quoted
 
 
 def _cut(text: str, match: re.Match | None, what: str, changes: set[str]) -> str:
     if match is None:
         return text
     changes.add(what)
-    return text[:match.start()]
+    return text[: match.start()]
 
 
 def _truncate(node) -> None:
@@ -234,8 +238,9 @@ class CleanThreads(beam.PTransform):
         return threads | "CleanThread" >> beam.ParDo(_CleanThread(self.config)).with_outputs(DEAD, main="threads")
 
 
-def filter_lines(stdin: BinaryIO, stdout: BinaryIO | TextIO, config: CleanConfig, kind: str,
-                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+def filter_lines(
+    stdin: BinaryIO, stdout: BinaryIO | TextIO, config: CleanConfig, kind: str, max_line_bytes: int = MAX_LINE_BYTES
+) -> None:
     """`loopline clean`: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as `kind`; the contract is
     pipelines/jsonlines.py's."""
     if kind not in catalog.conversation_kinds():

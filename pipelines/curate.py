@@ -28,7 +28,9 @@ class Curate(beam.PTransform):
         c = self.config
         cleaned = threads | "Clean" >> CleanThreads(c.clean)
         scrubbed = cleaned.threads | "Scrub" >> ScrubThreads(c.scrub)
-        ordered = scrubbed.threads | "Order" >> InCanonicalOrder(c.dedup.order_batch_s)  # dedup survivors must not depend on the runner
+        ordered = scrubbed.threads | "Order" >> InCanonicalOrder(
+            c.dedup.order_batch_s
+        )  # dedup survivors must not depend on the runner
         deduped = ordered | "Dedup" >> DedupThreads(c.dedup, self.dedup_dir)
         paired = deduped.threads | "Pairs" >> ExtractPairs(c.pairs, self.dataset_dir)
         return {"threads": paired.threads, DEAD: (cleaned[DEAD], scrubbed[DEAD], deduped[DEAD], paired[DEAD])}

@@ -83,9 +83,11 @@ class DeadLetterIndex:
         self._db = sqlite3.connect(self.dir / "index.sqlite", timeout=120, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
-        self._db.executescript("CREATE TABLE IF NOT EXISTS letters (subject TEXT NOT NULL, key TEXT NOT NULL, "
-                               "kafka_partition INTEGER NOT NULL, PRIMARY KEY (subject, key)) WITHOUT ROWID;"
-                               "CREATE INDEX IF NOT EXISTS letters_by_key ON letters (key);")
+        self._db.executescript(
+            "CREATE TABLE IF NOT EXISTS letters (subject TEXT NOT NULL, key TEXT NOT NULL, "
+            "kafka_partition INTEGER NOT NULL, PRIMARY KEY (subject, key)) WITHOUT ROWID;"
+            "CREATE INDEX IF NOT EXISTS letters_by_key ON letters (key);"
+        )
 
     def lock(self):
         from loopline.files import file_lock
@@ -95,16 +97,21 @@ class DeadLetterIndex:
     def record(self, letters: list[tuple[str, int, set[str]]]) -> None:
         """(key, partition, subject hashes) of letters just published."""
         self._db.execute("BEGIN IMMEDIATE")
-        self._db.executemany("INSERT OR REPLACE INTO letters (subject, key, kafka_partition) VALUES (?, ?, ?)",
-                             [(h, key, p) for key, p, hashes in letters for h in sorted(hashes)])
+        self._db.executemany(
+            "INSERT OR REPLACE INTO letters (subject, key, kafka_partition) VALUES (?, ?, ?)",
+            [(h, key, p) for key, p, hashes in letters for h in sorted(hashes)],
+        )
         self._db.execute("COMMIT")
 
     def letters_of(self, hashes: set[str]) -> set[tuple[str, int]]:
         hashes, out = sorted(hashes), set()
         for at in range(0, len(hashes), 500):
-            chunk = hashes[at:at + 500]
-            out |= set(self._db.execute(f"SELECT DISTINCT key, kafka_partition FROM letters WHERE subject IN "
-                                        f"({','.join('?' * len(chunk))})", chunk))
+            chunk = hashes[at : at + 500]
+            out |= set(
+                self._db.execute(
+                    f"SELECT DISTINCT key, kafka_partition FROM letters WHERE subject IN ({','.join('?' * len(chunk))})", chunk
+                )
+            )
         return out
 
     def remove(self, keys: set[str]) -> None:
@@ -119,8 +126,15 @@ class DeadLetterIndex:
 def _producer(bootstrap: str):
     from confluent_kafka import Producer
 
-    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                     "linger.ms": 20, "message.max.bytes": 4_000_000})
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "message.max.bytes": 4_000_000,
+        }
+    )
 
 
 def topic_segment_ms(bootstrap: str, topic: str) -> int | None:
@@ -153,8 +167,13 @@ class DeadLetterEraser:
         with self.index.lock():
             letters = self.index.letters_of(hashes)
             for key, partition in sorted(letters):
-                self._producer.produce(self.topic, key=key.encode(), value=None, partition=partition,
-                                       on_delivery=lambda err, _m: err and errors.append(err.str()))
+                self._producer.produce(
+                    self.topic,
+                    key=key.encode(),
+                    value=None,
+                    partition=partition,
+                    on_delivery=lambda err, _m: err and errors.append(err.str()),
+                )
             left = self._producer.flush(60)
             if left or errors:
                 raise RuntimeError(f"dead-letter tombstones not acknowledged: {errors[:3]}")
@@ -225,8 +244,9 @@ class _Publish(beam.DoFn):
                 hashes = raw_id_hashes(letter["raw"])
                 # a forgotten person's letter never goes out: a tombstone erases any earlier copy of it
                 withheld = bool(forgotten & hashes)
-                self._producer.produce(self.topic, key=key.encode(), value=None if withheld else encode(letter),
-                                       on_delivery=self._delivered)
+                self._producer.produce(
+                    self.topic, key=key.encode(), value=None if withheld else encode(letter), on_delivery=self._delivered
+                )
                 self._producer.poll(0)
                 if not withheld:
                     published.append((key, hashes))
@@ -235,8 +255,9 @@ class _Publish(beam.DoFn):
                 self._index.record([(key, self._partitions[key], hashes) for key, hashes in published])
         if left or self._errors:
             # Raising fails the bundle: the runner retries it, and nothing is accounted as done.
-            raise RuntimeError(f"dead-letter topic {self.topic} did not acknowledge {left + len(self._errors)} "
-                               f"records: {self._errors[:3]}")
+            raise RuntimeError(
+                f"dead-letter topic {self.topic} did not acknowledge {left + len(self._errors)} records: {self._errors[:3]}"
+            )
         self._store.commit([], dead_letters=[(d["topic"], d["partition"], d["offset"], d["reason"]) for d in self._batch])
         self._progress.commit(self._store)
         for d in self._batch:
@@ -257,8 +278,7 @@ class PublishDeadLetters(beam.PTransform):
     def expand(self, stage_letters):
         from apache_beam.transforms import window
 
-        global_letters = [letters | f"Global{i}" >> beam.WindowInto(window.GlobalWindows())
-                          for i, letters in enumerate(stage_letters)]
-        return (global_letters
-                | "Flatten" >> beam.Flatten()
-                | "Publish" >> beam.ParDo(_Publish(*self.args)))
+        global_letters = [
+            letters | f"Global{i}" >> beam.WindowInto(window.GlobalWindows()) for i, letters in enumerate(stage_letters)
+        ]
+        return global_letters | "Flatten" >> beam.Flatten() | "Publish" >> beam.ParDo(_Publish(*self.args))

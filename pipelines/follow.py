@@ -48,10 +48,11 @@ class FollowOutcome:
 class FollowService:
     """Runs `loopline run --follow`: plan from the store, run, restart on failure, drain on stop."""
 
-    def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None,
-                 curation: beam.PTransform | None = None):
+    def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None, curation: beam.PTransform | None = None):
         if runner not in (None, "prism"):
-            raise ValueError(f"follow mode runs on prism, not {runner!r}: the FnApiRunner emits windows only when the source ends")
+            raise ValueError(
+                f"follow mode runs on prism, not {runner!r}: the FnApiRunner emits windows only when the source ends"
+            )
         self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner, curation
         self.config = cfg.pipeline.follow
         self.stop_file = Path(cfg.home) / "run" / f"follow-{dataset}.stop"
@@ -74,11 +75,14 @@ class FollowService:
                 signal.signal(sig, self._on_signal)
         if self.config.metrics_port is not None:
             try:
-                server, self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port,
-                                                          lambda: self._running)
+                server, self.metrics_port = metrics.serve(
+                    self.config.metrics_host, self.config.metrics_port, lambda: self._running
+                )
             except OSError as e:
-                raise ValueError(f"can't serve metrics on {self.config.metrics_host}:{self.config.metrics_port} ({e.strerror}); "
-                                 "another run may hold it: set pipeline.follow.metrics_port or --metrics-port") from None
+                raise ValueError(
+                    f"can't serve metrics on {self.config.metrics_host}:{self.config.metrics_port} ({e.strerror}); "
+                    "another run may hold it: set pipeline.follow.metrics_port or --metrics-port"
+                ) from None
             log.info("metrics at http://%s:%d/metrics, health at /healthz", self.config.metrics_host, self.metrics_port)
         failures = 0
         try:
@@ -90,8 +94,9 @@ class FollowService:
                     break
                 failures = 1 if time.monotonic() - started >= self.config.healthy_after_s else failures + 1
                 delay = min(self.config.max_backoff_s, self.config.restart_backoff_s * 2 ** (failures - 1))
-                log.warning("follow job failed (%s); restarting in %.0f s from the store's durable offsets",
-                            one_line(error), delay)
+                log.warning(
+                    "follow job failed (%s); restarting in %.0f s from the store's durable offsets", one_line(error), delay
+                )
                 metrics.JOB_RESTARTS.inc()
                 outcome.restarts += 1
                 if self._stop.wait(delay):
@@ -159,8 +164,11 @@ class FollowService:
     def _on_signal(self, signum, _frame) -> None:
         self._signals += 1
         if not self._stop.is_set():
-            log.info("%s: stop reading, let what is in flight commit (at most %.0f s; signal again to cancel)",
-                     signal.Signals(signum).name, self.config.drain_timeout_s)
+            log.info(
+                "%s: stop reading, let what is in flight commit (at most %.0f s; signal again to cancel)",
+                signal.Signals(signum).name,
+                self.config.drain_timeout_s,
+            )
         self._stop.set()
         self.stop_file.touch()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -26,8 +26,16 @@ DEAD = "dead"
 
 def dead_letter(rec: KafkaRecord, stage: str, reason: str, detail: str | None = None) -> dict:
     """A DeadLetter record for `rec`, rejected by `stage` for `reason` (a machine-friendly word)."""
-    return {"raw": rec.value, "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
-            "stage": stage, "reason": reason, "detail": detail, "time": int(time.time() * 1000)}
+    return {
+        "raw": rec.value,
+        "topic": rec.topic,
+        "partition": rec.partition,
+        "offset": rec.offset,
+        "stage": stage,
+        "reason": reason,
+        "detail": detail,
+        "time": int(time.time() * 1000),
+    }
 
 
 def safe_detail(error: Exception) -> str:
@@ -49,6 +57,7 @@ def safe_detail(error: Exception) -> str:
 @functools.cache
 def _schema_fields() -> frozenset[str]:
     """Every field name the schemas define: safe to name in a detail, unlike a value."""
+
     def walk(schema) -> set[str]:
         if isinstance(schema, dict):
             own = {f["name"] for f in schema.get("fields", ())}
@@ -92,10 +101,12 @@ class Guarded(beam.DoFn):
             outputs = list(self.handle(element, *args, **kwargs))
         except Exception as e:  # noqa: BLE001 - one bad element must not stop the stream
             Metrics.counter("loopline", f"{self.stage}.errors").inc()
-            outputs = [beam.pvalue.TaggedOutput(DEAD, dead_letter(rec, self.stage, "stage_error", safe_detail(e)))
-                       for rec in inputs]
-        STAGE_OUT.labels(self.stage).inc(len(inputs) - sum(isinstance(o, beam.pvalue.TaggedOutput) and o.tag == DEAD
-                                                           for o in outputs))
+            outputs = [
+                beam.pvalue.TaggedOutput(DEAD, dead_letter(rec, self.stage, "stage_error", safe_detail(e))) for rec in inputs
+            ]
+        STAGE_OUT.labels(self.stage).inc(
+            len(inputs) - sum(isinstance(o, beam.pvalue.TaggedOutput) and o.tag == DEAD for o in outputs)
+        )
         yield from outputs
 
 

@@ -28,8 +28,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from pipelines.model import Coordinates, HistoryMessage
 
@@ -70,8 +70,10 @@ CREATE INDEX IF NOT EXISTS participants_by_message ON participants (message);
 CREATE TABLE IF NOT EXISTS forgotten (subject TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
-_COLUMNS = ("thread_key, topic, kafka_partition, kafka_offset, window_end_ms, event_time_ms, kind, role, author, "
-            "event_type, message_ref, reply_to_ref, recipients, text, usable, pii_counts, subjects")
+_COLUMNS = (
+    "thread_key, topic, kafka_partition, kafka_offset, window_end_ms, event_time_ms, kind, role, author, "
+    "event_type, message_ref, reply_to_ref, recipients, text, usable, pii_counts, subjects"
+)
 
 
 def history_dir(dataset_dir: str | Path) -> Path:
@@ -89,7 +91,8 @@ class ThreadHistory:
         self.path = self.dir / FILE
         self._mutex = threading.RLock()
         self._db: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
@@ -111,9 +114,15 @@ class ThreadHistory:
         later windows were already recorded."""
         exclude = {Coordinates(*c) for c in exclude}
         with self._mutex:
-            rows = self._conn().execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE thread_key = ? AND window_end_ms < ? "
-                "ORDER BY event_time_ms, topic, kafka_partition, kafka_offset", (key, before_end_ms)).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_COLUMNS} FROM messages WHERE thread_key = ? AND window_end_ms < ? "
+                    "ORDER BY event_time_ms, topic, kafka_partition, kafka_offset",
+                    (key, before_end_ms),
+                )
+                .fetchall()
+            )
         out = [_message(row) for row in rows]
         return [m for m in out if m.source not in exclude]
 
@@ -136,21 +145,32 @@ class ThreadHistory:
         written = 0
         with self._write() as db:
             subjects = sorted({s for m in messages for s in m.subjects})
-            forgotten = {s for (s,) in db.execute(
-                f"SELECT subject FROM forgotten WHERE subject IN ({','.join('?' * len(subjects))})", subjects)} \
-                if subjects else set()
+            forgotten = (
+                {
+                    s
+                    for (s,) in db.execute(
+                        f"SELECT subject FROM forgotten WHERE subject IN ({','.join('?' * len(subjects))})", subjects
+                    )
+                }
+                if subjects
+                else set()
+            )
             for m in messages:
                 if forgotten.intersection(m.subjects):
                     continue
                 db.execute(
                     f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 17)}) "
                     "ON CONFLICT (topic, kafka_partition, kafka_offset) DO UPDATE SET "
-                    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[4:]), _row(m))
-                (row_id,) = db.execute("SELECT id FROM messages WHERE topic = ? AND kafka_partition = ? AND kafka_offset = ?",
-                                       tuple(m.source)).fetchone()
+                    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[4:]),
+                    _row(m),
+                )
+                (row_id,) = db.execute(
+                    "SELECT id FROM messages WHERE topic = ? AND kafka_partition = ? AND kafka_offset = ?", tuple(m.source)
+                ).fetchone()
                 db.execute("DELETE FROM participants WHERE message = ?", (row_id,))
-                db.executemany("INSERT INTO participants (subject, message) VALUES (?, ?)",
-                               [(s, row_id) for s in sorted(set(m.subjects))])
+                db.executemany(
+                    "INSERT INTO participants (subject, message) VALUES (?, ?)", [(s, row_id) for s in sorted(set(m.subjects))]
+                )
                 written += 1
         return written
 
@@ -168,11 +188,18 @@ class ThreadHistory:
             return 0
         with self._write() as db:
             db.executemany("INSERT OR IGNORE INTO forgotten (subject) VALUES (?)", [(h,) for h in hashes])
-            ids = sorted({i for at in range(0, len(hashes), 500) for (i,) in db.execute(
-                f"SELECT message FROM participants WHERE subject IN ({','.join('?' * len(hashes[at:at + 500]))})",
-                hashes[at:at + 500])})
+            ids = sorted(
+                {
+                    i
+                    for at in range(0, len(hashes), 500)
+                    for (i,) in db.execute(
+                        f"SELECT message FROM participants WHERE subject IN ({','.join('?' * len(hashes[at : at + 500]))})",
+                        hashes[at : at + 500],
+                    )
+                }
+            )
             for at in range(0, len(ids), 500):
-                chunk = ids[at:at + 500]
+                chunk = ids[at : at + 500]
                 marks = ",".join("?" * len(chunk))
                 db.execute(f"DELETE FROM participants WHERE message IN ({marks})", chunk)
                 db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
@@ -185,7 +212,7 @@ class ThreadHistory:
                 self._db.close()
                 self._db = None
 
-    def __enter__(self) -> "ThreadHistory":
+    def __enter__(self) -> ThreadHistory:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -247,14 +274,61 @@ class _Transaction:
 
 
 def _row(m: HistoryMessage) -> tuple:
-    return (m.key, m.source.topic, m.source.partition, m.source.offset, m.window_end_ms, m.event_time_ms, m.kind,
-            m.role, m.author, m.event_type, m.message_ref, m.reply_to_ref, ",".join(m.recipients), m.text, int(m.usable),
-            json.dumps([list(p) for p in m.pii_counts]), ",".join(sorted(set(m.subjects))))
+    return (
+        m.key,
+        m.source.topic,
+        m.source.partition,
+        m.source.offset,
+        m.window_end_ms,
+        m.event_time_ms,
+        m.kind,
+        m.role,
+        m.author,
+        m.event_type,
+        m.message_ref,
+        m.reply_to_ref,
+        ",".join(m.recipients),
+        m.text,
+        int(m.usable),
+        json.dumps([list(p) for p in m.pii_counts]),
+        ",".join(sorted(set(m.subjects))),
+    )
 
 
 def _message(row: tuple) -> HistoryMessage:
-    (key, topic, partition, offset, window_end, event_time, kind, role, author, event_type, message_ref, reply_to_ref,
-     recipients, text, usable, pii_counts, subjects) = row
-    return HistoryMessage(key, Coordinates(topic, partition, offset), window_end, event_time, kind, role, author, text,
-                          bool(usable), event_type, message_ref, reply_to_ref, tuple(r for r in recipients.split(",") if r),
-                          tuple((k, n) for k, n in json.loads(pii_counts)), tuple(s for s in subjects.split(",") if s))
+    (
+        key,
+        topic,
+        partition,
+        offset,
+        window_end,
+        event_time,
+        kind,
+        role,
+        author,
+        event_type,
+        message_ref,
+        reply_to_ref,
+        recipients,
+        text,
+        usable,
+        pii_counts,
+        subjects,
+    ) = row
+    return HistoryMessage(
+        key,
+        Coordinates(topic, partition, offset),
+        window_end,
+        event_time,
+        kind,
+        role,
+        author,
+        text,
+        bool(usable),
+        event_type,
+        message_ref,
+        reply_to_ref,
+        tuple(r for r in recipients.split(",") if r),
+        tuple((k, n) for k, n in json.loads(pii_counts)),
+        tuple(s for s in subjects.split(",") if s),
+    )

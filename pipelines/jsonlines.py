@@ -21,8 +21,9 @@ import json
 import math
 import re
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 MAX_LINE_BYTES = 16 * 2**20
 
@@ -31,6 +32,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 class Item(NamedTuple):
     """A valid input line: its id and the declared fields it has, all strings."""
+
     id: str | int | float
     fields: dict[str, str]
 
@@ -38,8 +40,16 @@ class Item(NamedTuple):
 Process = Callable[[list[Item]], list[dict]]  # items -> one result (the output without "id") per item, in order
 
 
-def run_filter(stdin: BinaryIO, stdout: BinaryIO | TextIO, process: Process, *, required: tuple[str, ...] = (),
-               any_of: tuple[str, ...] = (), batch_size: int = 1, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+def run_filter(
+    stdin: BinaryIO,
+    stdout: BinaryIO | TextIO,
+    process: Process,
+    *,
+    required: tuple[str, ...] = (),
+    any_of: tuple[str, ...] = (),
+    batch_size: int = 1,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> None:
     """Answer each line of `stdin` on `stdout` by `process`, `batch_size` lines per call. An item has every
     field in `required` and at least one of `any_of` (null counts as absent there)."""
     write = (lambda data: stdout.write(data.decode("utf-8"))) if isinstance(stdout, io.TextIOBase) else stdout.write
@@ -142,8 +152,9 @@ def _error(ident, code: str, detail: str) -> dict:
 def _where(error: Exception) -> str:
     """The exception's type and where it was raised, never its message (which may quote the text)."""
     frames = traceback.extract_tb(error.__traceback__)
-    return type(error).__name__ + (f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}"
-                                   if frames else "")
+    return type(error).__name__ + (
+        f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    )
 
 
 def _not_json(constant: str):

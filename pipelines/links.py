@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 FILE = "links.sqlite"
 BUSY_TIMEOUT_S = 120.0
@@ -86,8 +86,9 @@ class PersonLinks:
         connected component forgotten and returns it (the subject included)."""
         linked = _check([subject, *linked])[1:]
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO links (a, b) VALUES (?, ?)",
-                           [tuple(sorted((subject, h))) for h in linked if h != subject])
+            db.executemany(
+                "INSERT OR IGNORE INTO links (a, b) VALUES (?, ?)", [tuple(sorted((subject, h))) for h in linked if h != subject]
+            )
             component = self._component(db, {subject, *linked})
             db.executemany("INSERT OR IGNORE INTO forgotten (subject) VALUES (?)", [(h,) for h in sorted(component)])
             return component
@@ -124,9 +125,10 @@ class PersonLinks:
         hashes = sorted(hashes)
         out = set()
         for at in range(0, len(hashes), 500):
-            chunk = hashes[at:at + 500]
-            out |= {s for (s,) in db.execute(
-                f"SELECT subject FROM forgotten WHERE subject IN ({','.join('?' * len(chunk))})", chunk)}
+            chunk = hashes[at : at + 500]
+            out |= {
+                s for (s,) in db.execute(f"SELECT subject FROM forgotten WHERE subject IN ({','.join('?' * len(chunk))})", chunk)
+            }
         return out
 
     def _transaction(self):

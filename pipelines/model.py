@@ -10,7 +10,8 @@ Plain NamedTuples, so Beam pickles them and tests build them by hand. No Beam, n
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, NamedTuple, Union
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from loopline import catalog
 
@@ -19,6 +20,7 @@ PiiCounts = tuple[tuple[str, int], ...]  # ((entity type, count), ...) masked in
 
 class KafkaRecord(NamedTuple):
     """One record as read from Kafka: where it is, when Kafka got it, and its raw bytes."""
+
     topic: str
     partition: int
     offset: int
@@ -29,20 +31,22 @@ class KafkaRecord(NamedTuple):
 
 class Event(NamedTuple):
     """A decoded, schema-valid event of one catalog source (loopline/catalog.py)."""
-    kind: str            # the source's kind: chat | email | ticket | feedback | deletion | ...
-    thread: str          # the window key: "<kind>:<value of the source's key field>"
+
+    kind: str  # the source's kind: chat | email | ticket | feedback | deletion | ...
+    thread: str  # the window key: "<kind>:<value of the source's key field>"
     event_time_ms: int
-    record: dict         # the validated schema record, as it arrived
+    record: dict  # the validated schema record, as it arrived
     source: KafkaRecord  # where it came from (lineage, raw bytes for dead letters)
     # Filled in by the curation stages (each returns a new Event via _replace):
-    text: str | None = None            # clean: the message body as curation has it so far; "" = no content
-    pii_counts: PiiCounts = ()         # scrub: masked in `text`
-    duplicate_of: str | None = None    # dedup: doc id of the earlier message this one repeats
+    text: str | None = None  # clean: the message body as curation has it so far; "" = no content
+    pii_counts: PiiCounts = ()  # scrub: masked in `text`
+    duplicate_of: str | None = None  # dedup: doc id of the earlier message this one repeats
     duplicate_kind: str | None = None  # dedup: exact | near | semantic
 
 
 class Coordinates(NamedTuple):
     """Where a message came from in Kafka: its identity, and what lineage and record ids are made of."""
+
     topic: str
     partition: int
     offset: int
@@ -51,36 +55,39 @@ class Coordinates(NamedTuple):
 class HistoryMessage(NamedTuple):
     """A curated message as the thread history keeps it. `source` and `text`, `kind`, `pii_counts` are named as
     on an Event, so lineage, record ids and record texts treat both alike."""
-    key: str                          # the thread (window) key, "<kind>:<id>"
+
+    key: str  # the thread (window) key, "<kind>:<id>"
     source: Coordinates
-    window_end_ms: int                # end of the session window it was curated in
+    window_end_ms: int  # end of the session window it was curated in
     event_time_ms: int
-    kind: str                         # a conversation kind of the catalog
-    role: str | None                  # customer | agent | bot | system; None: not known
-    author: str                       # hash of the author's id / address (equality only)
-    text: str                         # the text as curation left it (cleaned, PII scrubbed); "" = no content
-    usable: bool                      # False: empty, a duplicate or an auto-reply, never in a pair
-    event_type: str | None = None     # ticket: opened | comment | resolved | closed
-    message_ref: str | None = None    # email: hash of its Message-ID
-    reply_to_ref: str | None = None   # email: hash of its In-Reply-To
+    kind: str  # a conversation kind of the catalog
+    role: str | None  # customer | agent | bot | system; None: not known
+    author: str  # hash of the author's id / address (equality only)
+    text: str  # the text as curation left it (cleaned, PII scrubbed); "" = no content
+    usable: bool  # False: empty, a duplicate or an auto-reply, never in a pair
+    event_type: str | None = None  # ticket: opened | comment | resolved | closed
+    message_ref: str | None = None  # email: hash of its Message-ID
+    reply_to_ref: str | None = None  # email: hash of its In-Reply-To
     recipients: tuple[str, ...] = ()  # email: hashes of its To addresses (as `author`)
-    pii_counts: PiiCounts = ()        # masked in `text`
-    subjects: tuple[str, ...] = ()    # subject hashes of everyone in its thread: its window and the earlier ones
+    pii_counts: PiiCounts = ()  # masked in `text`
+    subjects: tuple[str, ...] = ()  # subject hashes of everyone in its thread: its window and the earlier ones
 
 
-Message = Union[Event, HistoryMessage]  # a message of the window being processed, or of an earlier one of its thread
+Message = Event | HistoryMessage  # a message of the window being processed, or of an earlier one of its thread
 
 
 class Pair(NamedTuple):
     """A prompt/response pair (pipelines/pairs.py)."""
+
     prompts: tuple[Message, ...]  # customer messages, in event order; earlier windows' ones are HistoryMessages
-    response: Event               # an agent's message, always of the thread being processed
-    quality: float                # in [0, 1]
-    task: str                     # a task label of pairs.task_keywords, or "other"
+    response: Event  # an agent's message, always of the thread being processed
+    quality: float  # in [0, 1]
+    task: str  # a task label of pairs.task_keywords, or "other"
 
 
 class Thread(NamedTuple):
     """All admitted events of one conversation/thread/ticket in one session window, in event order."""
+
     key: str
     start_ms: int
     end_ms: int

@@ -29,8 +29,13 @@ class _Release(beam.DoFn):
     NEXT = ReadModifyWriteStateSpec("next_end_ms", VarIntCoder())
     RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
 
-    def process(self, kv, waiting=beam.DoFn.StateParam(WAITING), next_end=beam.DoFn.StateParam(NEXT),
-                release=beam.DoFn.TimerParam(RELEASE)):
+    def process(
+        self,
+        kv,
+        waiting=beam.DoFn.StateParam(WAITING),
+        next_end=beam.DoFn.StateParam(NEXT),
+        release=beam.DoFn.TimerParam(RELEASE),
+    ):
         thread: Thread = kv[1]
         waiting.add((_at(thread.end_ms), thread))
         due = self._due(thread.end_ms)
@@ -39,8 +44,13 @@ class _Release(beam.DoFn):
             release.set(_at(due))
 
     @on_timer(RELEASE)
-    def on_release(self, fired=beam.DoFn.TimestampParam, waiting=beam.DoFn.StateParam(WAITING),
-                   next_end=beam.DoFn.StateParam(NEXT), release=beam.DoFn.TimerParam(RELEASE)):
+    def on_release(
+        self,
+        fired=beam.DoFn.TimestampParam,
+        waiting=beam.DoFn.StateParam(WAITING),
+        next_end=beam.DoFn.StateParam(NEXT),
+        release=beam.DoFn.TimerParam(RELEASE),
+    ):
         limit = fired + Duration(micros=1000)  # everything ending at or before the fired millisecond
         ready = sorted((t for _, t in waiting.read_range(MIN_TIMESTAMP, limit)), key=lambda t: (t.end_ms, t.key))
         waiting.clear_range(MIN_TIMESTAMP, limit)
@@ -70,6 +80,4 @@ class InCanonicalOrder(beam.PTransform):
         self.batch_ms = int(batch_s * 1000)
 
     def expand(self, threads):
-        return (threads
-                | "OneKey" >> beam.Map(lambda t: ("order", t))
-                | "Release" >> beam.ParDo(_Release(self.batch_ms)))
+        return threads | "OneKey" >> beam.Map(lambda t: ("order", t)) | "Release" >> beam.ParDo(_Release(self.batch_ms))

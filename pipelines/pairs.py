@@ -45,18 +45,22 @@ from pipelines.subjects import thread_subjects
 
 _WORD = re.compile(r"[a-z0-9']+")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
-_STOP = frozenset("""a an and are as at be been but by can could do does for from had has have hello hi how i i'm if in
+_STOP = frozenset(
+    """a an and are as at be been but by can could do does for from had has have hello hi how i i'm if in
 is it its just me my of on or our please so that the their them then there this to was we were what when which who will
-with would you your yours thanks thank regards dear team support""".split())
+with would you your yours thanks thank regards dear team support""".split()
+)
+
 
 class Turn(NamedTuple):
     """A message as pairing sees it."""
+
     message: Message
-    role: str | None      # customer | agent | bot | system; None: not known (never in a pair)
+    role: str | None  # customer | agent | bot | system; None: not known (never in a pair)
     text: str
     usable: bool
-    window_end_ms: int    # the session window it belongs to
-    current: bool         # in the thread being processed (not from the history)
+    window_end_ms: int  # the session window it belongs to
+    current: bool  # in the thread being processed (not from the history)
 
 
 def ref(value: str | None) -> str | None:
@@ -77,9 +81,13 @@ class PairExtractor:
         self.config = config
         self.auto_reply = re.compile("|".join(config.auto_reply_patterns), re.IGNORECASE)
         self.task_words = {task: [w.lower() for w in words] for task, words in config.task_keywords.items()}
-        self.support = {tenant.casefold(): ({s.casefold() for s in senders if not s.startswith("@")},
-                                            {s[1:].casefold() for s in senders if s.startswith("@")})
-                        for tenant, senders in config.support_senders.items()}
+        self.support = {
+            tenant.casefold(): (
+                {s.casefold() for s in senders if not s.startswith("@")},
+                {s[1:].casefold() for s in senders if s.startswith("@")},
+            )
+            for tenant, senders in config.support_senders.items()
+        }
         self.automated = {s.casefold() for s in config.automated_senders}
 
     def text(self, e: Message) -> str:
@@ -162,8 +170,10 @@ class PairExtractor:
         messages: list[Message] = [m for m in earlier if m.kind == current[0].kind] + current
         roles = self.roles(messages)
         n_earlier = len(messages) - len(current)
-        return [Turn(m, role, self.text(m), self.usable(m), m.window_end_ms if i < n_earlier else thread.end_ms,
-                     i >= n_earlier) for i, (m, role) in enumerate(zip(messages, roles))]
+        return [
+            Turn(m, role, self.text(m), self.usable(m), m.window_end_ms if i < n_earlier else thread.end_ms, i >= n_earlier)
+            for i, (m, role) in enumerate(zip(messages, roles))
+        ]
 
     def extract(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Pair]:
         """Pairs whose response is in `thread`; prompts may come from `earlier` windows of its key."""
@@ -174,15 +184,22 @@ class PairExtractor:
             return []
         kind = turns[0].message.kind
         raw = {"ticket": self._ticket, "chat": self._chat}.get(kind, self._replies)(turns)
-        return [self._scored(prompts, response) for prompts, response in raw
-                if response.current and self._admissible(prompts, response)]
+        return [
+            self._scored(prompts, response)
+            for prompts, response in raw
+            if response.current and self._admissible(prompts, response)
+        ]
 
     @staticmethod
     def _admissible(prompts: tuple[Turn, ...], response: Turn) -> bool:
         """THE invariant, the one place it is enforced: only customer messages ask, only an agent answers,
         and neither side is empty, a duplicate or an auto-reply."""
-        return (bool(prompts) and all(p.role == "customer" and p.usable for p in prompts)
-                and response.role == "agent" and response.usable)
+        return (
+            bool(prompts)
+            and all(p.role == "customer" and p.usable for p in prompts)
+            and response.role == "agent"
+            and response.usable
+        )
 
     def _ticket(self, turns: list[Turn]):
         """Each agent resolution answers the customer's opening and comments since the previous one."""
@@ -269,14 +286,25 @@ class PairExtractor:
                 continue
             e: Event = t.message
             email = e.kind == "email"
-            out.append(HistoryMessage(
-                key=thread.key, source=Coordinates(e.source.topic, e.source.partition, e.source.offset),
-                window_end_ms=thread.end_ms, event_time_ms=e.event_time_ms, kind=e.kind, role=t.role,
-                author=author_key(e), text=t.text, usable=t.usable, event_type=_event_type(e),
-                message_ref=ref(e.record["message_id"]) if email else None,
-                reply_to_ref=ref(e.record["in_reply_to"]) if email else None,
-                recipients=_recipients(e) if email else (),
-                pii_counts=tuple(e.pii_counts), subjects=tuple(subjects)))
+            out.append(
+                HistoryMessage(
+                    key=thread.key,
+                    source=Coordinates(e.source.topic, e.source.partition, e.source.offset),
+                    window_end_ms=thread.end_ms,
+                    event_time_ms=e.event_time_ms,
+                    kind=e.kind,
+                    role=t.role,
+                    author=author_key(e),
+                    text=t.text,
+                    usable=t.usable,
+                    event_type=_event_type(e),
+                    message_ref=ref(e.record["message_id"]) if email else None,
+                    reply_to_ref=ref(e.record["in_reply_to"]) if email else None,
+                    recipients=_recipients(e) if email else (),
+                    pii_counts=tuple(e.pii_counts),
+                    subjects=tuple(subjects),
+                )
+            )
         return out
 
 
@@ -332,9 +360,9 @@ class _ExtractPairs(ThreadStage):
     def handle(self, thread: Thread):
         earlier = []
         if self._history is not None:
-            earlier = self._history.earlier(thread.key, thread.end_ms,
-                                            exclude=[(e.source.topic, e.source.partition, e.source.offset)
-                                                     for e in thread.events])
+            earlier = self._history.earlier(
+                thread.key, thread.end_ms, exclude=[(e.source.topic, e.source.partition, e.source.offset) for e in thread.events]
+            )
         turns = self._extractor.turns(thread, earlier)
         extracted = self._extractor.pairs(turns)
         kept = [p for p in extracted if p.quality >= self.config.min_quality]

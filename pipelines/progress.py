@@ -17,15 +17,18 @@ class ProgressCommitter:
     def __init__(self, bootstrap: str, dataset: str):
         from confluent_kafka import Consumer
 
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": consumer_group(dataset),
-                                   "enable.auto.commit": False, "log_level": 3})
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": consumer_group(dataset), "enable.auto.commit": False, "log_level": 3}
+        )
 
     def commit(self, store: CuratedStore) -> None:
         from confluent_kafka import TopicPartition
 
         starts = store.meta.get("start_offsets", {})
-        offsets = [TopicPartition(topic, partition, store.resume_offset(topic, partition, starts.get(f"{topic}/{partition}", 0)))
-                   for topic, partition in store.accounted()]
+        offsets = [
+            TopicPartition(topic, partition, store.resume_offset(topic, partition, starts.get(f"{topic}/{partition}", 0)))
+            for topic, partition in store.accounted()
+        ]
         if offsets:
             self._consumer.commit(offsets=offsets, asynchronous=False)
 

@@ -23,8 +23,15 @@ from pipelines.subjects import thread_subjects
 def thread_links(thread: Thread) -> tuple[tuple[str, str], ...]:
     """Links between one person's ids seen in the thread, as subject hashes (pipelines/links.py): a ticket
     event's author_id and the author_email the ticket system knows for it."""
-    return tuple(sorted({(subject_hash(e.record["author_id"]), subject_hash(e.record["author_email"]))
-                         for e in thread.events if e.kind == "ticket" and e.record.get("author_email")}))
+    return tuple(
+        sorted(
+            {
+                (subject_hash(e.record["author_id"]), subject_hash(e.record["author_email"]))
+                for e in thread.events
+                if e.kind == "ticket" and e.record.get("author_email")
+            }
+        )
+    )
 
 
 def pair_subjects(pair: Pair, subjects: list[str]) -> list[str]:
@@ -119,9 +126,12 @@ class _ToUnit(ThreadStage):
         for pair in thread.pairs:
             records.setdefault("CuratedPair", []).append(_pair(pair, thread, pair_subjects(pair, subjects), self.version))
         self.units.inc()
-        yield Unit(records=records, offsets=tuple((e.source.topic, e.source.partition, e.source.offset)
-                                                  for e in thread.events),
-                   arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events), links=thread_links(thread))
+        yield Unit(
+            records=records,
+            offsets=tuple((e.source.topic, e.source.partition, e.source.offset) for e in thread.events),
+            arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events),
+            links=thread_links(thread),
+        )
 
 
 class ThreadsToRecords(beam.PTransform):

@@ -15,8 +15,13 @@ import json
 import time
 from pathlib import Path
 
-FUNNEL = [("read", "source.read"), ("decoded", "decode.ok"), ("windows", "window.windows"),
-          ("units", "records.units"), ("units committed", "store.units_committed")]
+FUNNEL = [
+    ("read", "source.read"),
+    ("decoded", "decode.ok"),
+    ("windows", "window.windows"),
+    ("units", "records.units"),
+    ("units committed", "store.units_committed"),
+]
 
 
 def build(counters: dict[str, int], *, plan: dict, seconds: float, store_counts: dict[str, int]) -> dict:
@@ -27,7 +32,7 @@ def build(counters: dict[str, int], *, plan: dict, seconds: float, store_counts:
     read = counters.get("source.read", 0)
 
     def picked(prefix: str) -> dict[str, int]:
-        return {name[len(prefix):]: v for name, v in sorted(counters.items()) if name.startswith(prefix)}
+        return {name[len(prefix) :]: v for name, v in sorted(counters.items()) if name.startswith(prefix)}
 
     return {
         "created": int(time.time() * 1000),
@@ -50,22 +55,36 @@ def write(report: dict, out_dir: Path) -> Path:
     """report.json and report.html in `out_dir`; returns the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
-    charts = [("Stage funnel", report["funnel"]), ("Dead letters by reason", report["dead_letters"]),
-              ("PII entities masked, by type", report["pii_entities"]), ("Duplicates dropped", report["duplicates"]),
-              ("Pairs per task", report["pairs_per_task"]), ("Pair quality histogram (bucket start)", report["quality_histogram"]),
-              *[(f"all counters: {name}", values) for name, values in report["sections"].items()
-                if name not in ("deadletter", "scrub", "dedup", "pairs")]]
-    parts = [f"<h1>Loopline run report</h1><p>{html.escape(report['plan'].get('mode', ''))} run of dataset "
-             f"<b>{html.escape(str(report['plan'].get('dataset', '')))}</b>: {report['seconds']} s, "
-             f"{report['events_per_s']} events/s.</p>",
-             "<h2>Store totals</h2>" + _table(report["store_totals"])]
+    charts = [
+        ("Stage funnel", report["funnel"]),
+        ("Dead letters by reason", report["dead_letters"]),
+        ("PII entities masked, by type", report["pii_entities"]),
+        ("Duplicates dropped", report["duplicates"]),
+        ("Pairs per task", report["pairs_per_task"]),
+        ("Pair quality histogram (bucket start)", report["quality_histogram"]),
+        *[
+            (f"all counters: {name}", values)
+            for name, values in report["sections"].items()
+            if name not in ("deadletter", "scrub", "dedup", "pairs")
+        ],
+    ]
+    parts = [
+        f"<h1>Loopline run report</h1><p>{html.escape(report['plan'].get('mode', ''))} run of dataset "
+        f"<b>{html.escape(str(report['plan'].get('dataset', '')))}</b>: {report['seconds']} s, "
+        f"{report['events_per_s']} events/s.</p>",
+        "<h2>Store totals</h2>" + _table(report["store_totals"]),
+    ]
     for title, values in charts:
         if values:
-            parts.append(f"<h2>{html.escape(title)}</h2>{_table(values)}<img alt='{html.escape(title)}' "
-                         f"src='data:image/png;base64,{_bar_png(title, values)}'>")
-    page = ("<!doctype html><meta charset='utf-8'><title>Loopline run report</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px 8px;text-align:right}"
-            "img{max-width:100%}</style>" + "".join(parts))
+            parts.append(
+                f"<h2>{html.escape(title)}</h2>{_table(values)}<img alt='{html.escape(title)}' "
+                f"src='data:image/png;base64,{_bar_png(title, values)}'>"
+            )
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>Loopline run report</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px 8px;text-align:right}"
+        "img{max-width:100%}</style>" + "".join(parts)
+    )
     path = out_dir / "report.html"
     path.write_text(page)
     return path

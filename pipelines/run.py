@@ -36,10 +36,10 @@ from pipelines.windowing import WindowThreads
 @dataclass
 class RunPlan:
     dataset: str
-    mode: str                      # bounded | follow
+    mode: str  # bounded | follow
     slices: list[PartitionSlice]
     meta: dict = field(default_factory=dict)
-    stop_file: str | None = None   # follow: the source finishes once this file exists (pipelines/follow.py)
+    stop_file: str | None = None  # follow: the source finishes once this file exists (pipelines/follow.py)
 
     @property
     def pending(self) -> int:
@@ -48,11 +48,12 @@ class RunPlan:
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": "loopline-planner", "enable.auto.commit": False,
-                     "log_level": 3})
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": "loopline-planner", "enable.auto.commit": False, "log_level": 3})
 
 
-def partition_offsets(bootstrap: str, topics: list[str], from_time_ms: int | None = None) -> dict[tuple[str, int], tuple[int, int]]:
+def partition_offsets(
+    bootstrap: str, topics: list[str], from_time_ms: int | None = None
+) -> dict[tuple[str, int], tuple[int, int]]:
     """(topic, partition) -> (first offset to read, end offset now); first honours `from_time_ms`."""
     consumer = _consumer(bootstrap)
     try:
@@ -72,14 +73,20 @@ def partition_offsets(bootstrap: str, topics: list[str], from_time_ms: int | Non
         consumer.close()
 
 
-def create_dataset(cfg: LooplineConfig, dataset: str, meta: dict, from_time_ms: int | None = None,
-                   offsets: dict[tuple[str, int], tuple[int, int]] | None = None) -> CuratedStore:
+def create_dataset(
+    cfg: LooplineConfig,
+    dataset: str,
+    meta: dict,
+    from_time_ms: int | None = None,
+    offsets: dict[tuple[str, int], tuple[int, int]] | None = None,
+) -> CuratedStore:
     """A new dataset that starts at the topics' first offsets (`offsets` if the caller has them),
     or the first at/after `from_time_ms`."""
     store = CuratedStore(cfg.store_root, dataset)
     offsets = offsets or partition_offsets(cfg.kafka.bootstrap, cfg.pipeline.source.topics, from_time_ms)
-    store.create({**meta, "from_time_ms": from_time_ms,
-                  "start_offsets": {f"{t}/{p}": low for (t, p), (low, _) in offsets.items()}})
+    store.create(
+        {**meta, "from_time_ms": from_time_ms, "start_offsets": {f"{t}/{p}": low for (t, p), (low, _) in offsets.items()}}
+    )
     return store
 
 
@@ -97,28 +104,33 @@ def plan(cfg: LooplineConfig, *, dataset: str, follow: bool) -> RunPlan:
         stop = FOLLOW if follow else max(start, high)
         skip = tuple((a, b) for a, b in accounted.get((topic, p), []) if b >= start)
         slices.append(PartitionSlice(topic, p, start, stop, skip))
-    return RunPlan(dataset, "follow" if follow else "bounded", slices,
-                   {"end_offsets": {f"{t}/{p}": high for (t, p), (_, high) in offsets.items()}})
+    return RunPlan(
+        dataset,
+        "follow" if follow else "bounded",
+        slices,
+        {"end_offsets": {f"{t}/{p}": high for (t, p), (_, high) in offsets.items()}},
+    )
 
 
 def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PTransform | None = None) -> None:
     """The data path, top-down. `curation` maps Threads to Threads between windowing and records;
     None means the full curation (clean, scrub, dedup, pairs). Benchmarks pass an identity."""
     pc, root = cfg.pipeline, str(cfg.store_root)
-    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset,
-                                           run.stop_file)
+    records = p | "ReadKafka" >> ReadKafka(cfg.kafka.bootstrap, run.slices, pc.source, pc.window, run.dataset, run.stop_file)
     decoded = records | "Decode" >> DecodeEvents(pc.decode)
-    deletions, messages = decoded.events | "SplitDeletions" >> beam.Partition(
-        lambda e, _: 0 if e.kind == "deletion" else 1, 2)
+    deletions, messages = decoded.events | "SplitDeletions" >> beam.Partition(lambda e, _: 0 if e.kind == "deletion" else 1, 2)
     deletions | "ApplyDeletions" >> ApplyDeletions(cfg.kafka.bootstrap, root, run.dataset)
     windowed = messages | "Window" >> WindowThreads(pc.window)
-    curated = windowed["threads"] | "Curate" >> (curation or Curate(pc, str(dedup_dir(cfg, run.dataset)),
-                                                                     str(CuratedStore(root, run.dataset).path)))
+    curated = windowed["threads"] | "Curate" >> (
+        curation or Curate(pc, str(dedup_dir(cfg, run.dataset)), str(CuratedStore(root, run.dataset).path))
+    )
     threads, curation_dead = (curated["threads"], curated[DEAD]) if isinstance(curated, dict) else (curated, ())
     units = threads | "Records" >> ThreadsToRecords(pc.version)
     units.units | "WriteStore" >> WriteToStore(cfg.kafka.bootstrap, root, run.dataset)
-    ((decoded[DEAD], windowed[DEAD], *curation_dead, units[DEAD])
-     | "DeadLetters" >> PublishDeadLetters(cfg.kafka.bootstrap, DEADLETTER_TOPIC, root, run.dataset))
+    (
+        (decoded[DEAD], windowed[DEAD], *curation_dead, units[DEAD])
+        | "DeadLetters" >> PublishDeadLetters(cfg.kafka.bootstrap, DEADLETTER_TOPIC, root, run.dataset)
+    )
 
 
 def dedup_dir(cfg: LooplineConfig, dataset: str) -> Path:
@@ -134,13 +146,21 @@ def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None, job_endpo
     if runner == "prism":
         prism = pipeline_args(cfg.prism, cfg.cache_dir)
         if job_endpoint:
-            prism = ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
-                     *(a for a in prism if a.startswith(("--environment_type", "--experiments")))]
-        return [*prism, f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
-                *(["--streaming"] if run.mode == "follow" else [])]
+            prism = [
+                "--runner=PortableRunner",
+                f"--job_endpoint={job_endpoint}",
+                *(a for a in prism if a.startswith(("--environment_type", "--experiments"))),
+            ]
+        return [
+            *prism,
+            f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
+            *(["--streaming"] if run.mode == "follow" else []),
+        ]
     if runner == "fnapi":
         if run.mode == "follow":
-            raise ValueError("follow mode needs a streaming runner (prism): the FnApiRunner emits windows only when the source ends")
+            raise ValueError(
+                "follow mode needs a streaming runner (prism): the FnApiRunner emits windows only when the source ends"
+            )
         return ["--runner=FnApiRunner"]
     raise ValueError(f"unknown runner {runner!r} (prism | fnapi)")
 
@@ -155,8 +175,13 @@ def _without_state_cache() -> None:
     worker_handlers.STATE_CACHE_SIZE_MB = 0
 
 
-def start(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
-          curation: beam.PTransform | None = None, job_endpoint: str | None = None) -> PipelineResult:
+def start(
+    cfg: LooplineConfig,
+    run: RunPlan,
+    runner: str | None = None,
+    curation: beam.PTransform | None = None,
+    job_endpoint: str | None = None,
+) -> PipelineResult:
     """Submit the pipeline and return at once with its result handle (the job runs on)."""
     from pipelines import runners
 
@@ -181,8 +206,7 @@ def loopline_counters(result: PipelineResult) -> dict[str, int]:
     return counters
 
 
-def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None,
-            curation: beam.PTransform | None = None) -> dict:
+def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None, curation: beam.PTransform | None = None) -> dict:
     """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
     t0 = time.monotonic()
     result = start(cfg, run, runner, curation)

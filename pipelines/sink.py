@@ -145,8 +145,9 @@ class _Forget(StoreWriter):
         subject = subject_hash(event.record["subject_id"])
         linked = [subject_hash(i) for i in event.record.get("linked_ids") or ()]
         person = self._links.forget(subject, linked)
-        removed = self._eraser.forget(person, last=subject,
-                                      offsets=((event.source.topic, event.source.partition, event.source.offset),))
+        removed = self._eraser.forget(
+            person, last=subject, offsets=((event.source.topic, event.source.partition, event.source.offset),)
+        )
         self._progress.commit(self._store)
         Metrics.counter("loopline", "deletion.ids_forgotten").inc(len(person))
         Metrics.counter("loopline", "deletion.requests").inc()

@@ -52,6 +52,7 @@ def consumer_group(dataset: str) -> str:
 
 class PartitionSlice(NamedTuple):
     """What to read from one partition: [start, stop), minus offsets the store already accounted for."""
+
     topic: str
     partition: int
     start: int
@@ -100,9 +101,16 @@ class _ReadSlice(beam.DoFn):
         key = (topic, partition)
         consumer, expected = self._consumers.get(key, (None, None))
         if consumer is None:
-            consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "loopline-reader",
-                                 "enable.auto.commit": False, "enable.auto.offset.store": False,
-                                 "fetch.max.bytes": 8 * 1024 * 1024, "log_level": 3})
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "group.id": "loopline-reader",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "fetch.max.bytes": 8 * 1024 * 1024,
+                    "log_level": 3,
+                }
+            )
         if expected != position:
             consumer.assign([TopicPartition(topic, partition, position)])
         return consumer
@@ -161,8 +169,12 @@ class _ReadSlice(beam.DoFn):
 
 
 class _ReadBounded(_ReadSlice):
-    def process(self, part: PartitionSlice, tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
-                watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
+    def process(
+        self,
+        part: PartitionSlice,
+        tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
+        watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
+    ):
         position = tracker.current_restriction().start
         while position < tracker.current_restriction().stop:
             records, next_position, refused = self._read_batch(part, tracker, watermark, position)
@@ -192,8 +204,12 @@ class _ReadFollow(_ReadSlice):
         self._last_data = {}  # partition -> when it last had data; only decides when an idle-stop run ends
 
     @beam.DoFn.unbounded_per_element()
-    def process(self, part: PartitionSlice, tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
-                watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
+    def process(
+        self,
+        part: PartitionSlice,
+        tracker=beam.DoFn.RestrictionParam(_SliceRestrictions()),
+        watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
+    ):
         key = (part.topic, part.partition)
         position = tracker.current_restriction().start
         if self.stop_file and os.path.exists(self.stop_file):
@@ -277,8 +293,15 @@ class ReadKafka(beam.PTransform):
     consumer group, which the store sink keeps at the durable prefix (pipelines/sink.py).
     """
 
-    def __init__(self, bootstrap: str, slices: list[PartitionSlice], source: SourceConfig, window: WindowConfig,
-                 dataset: str, stop_file: str | None = None):
+    def __init__(
+        self,
+        bootstrap: str,
+        slices: list[PartitionSlice],
+        source: SourceConfig,
+        window: WindowConfig,
+        dataset: str,
+        stop_file: str | None = None,
+    ):
         super().__init__()
         self.bootstrap, self.slices, self.source, self.window, self.dataset = bootstrap, slices, source, window, dataset
         self.stop_file = stop_file
@@ -287,11 +310,12 @@ class ReadKafka(beam.PTransform):
         follow = any(s.stop == FOLLOW for s in self.slices)
         if self.source.implementation == "beam-java":
             return pbegin | "ReadFromKafka" >> self._java(follow)
-        reader = (_ReadFollow(self.bootstrap, self.source, self.window, self.stop_file) if follow
-                  else _ReadBounded(self.bootstrap, self.source, self.window))
-        return (pbegin
-                | "Partitions" >> beam.Create(self.slices)
-                | "Read" >> beam.ParDo(reader))
+        reader = (
+            _ReadFollow(self.bootstrap, self.source, self.window, self.stop_file)
+            if follow
+            else _ReadBounded(self.bootstrap, self.source, self.window)
+        )
+        return pbegin | "Partitions" >> beam.Create(self.slices) | "Read" >> beam.ParDo(reader)
 
     def _java(self, follow: bool) -> beam.PTransform:
         from apache_beam.io.kafka import ReadFromKafka
@@ -300,10 +324,19 @@ class ReadKafka(beam.PTransform):
             raise ValueError("source.implementation=beam-java reads unbounded only; use the python source for bounded runs")
         skips = {(s.topic, s.partition): s.skip for s in self.slices}
         read = ReadFromKafka(
-            consumer_config={"bootstrap.servers": self.bootstrap, "group.id": consumer_group(self.dataset),
-                             "auto.offset.reset": "earliest", "enable.auto.commit": "false"},
-            topics=self.source.topics, with_metadata=True, timestamp_policy=ReadFromKafka.create_time_policy,
-            expansion_service=self.source.expansion_service)
-        return (read
-                | "ToKafkaRecord" >> beam.Map(from_java_record)
-                | "SkipStored" >> beam.Filter(lambda r: not _skipped(skips.get((r.topic, r.partition), ()), r.offset)))
+            consumer_config={
+                "bootstrap.servers": self.bootstrap,
+                "group.id": consumer_group(self.dataset),
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": "false",
+            },
+            topics=self.source.topics,
+            with_metadata=True,
+            timestamp_policy=ReadFromKafka.create_time_policy,
+            expansion_service=self.source.expansion_service,
+        )
+        return (
+            read
+            | "ToKafkaRecord" >> beam.Map(from_java_record)
+            | "SkipStored" >> beam.Filter(lambda r: not _skipped(skips.get((r.topic, r.partition), ()), r.offset))
+        )

@@ -40,8 +40,9 @@ class _Admit(Guarded):
     def handle(self, event: Event):
         late_by = event.source.timestamp_ms - event.event_time_ms - self.lateness_ms
         if late_by > 0:
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
-                event.source, self.stage, "too_late", f"arrived {late_by} ms after the allowed lateness"))
+            yield beam.pvalue.TaggedOutput(
+                DEAD, dead_letter(event.source, self.stage, "too_late", f"arrived {late_by} ms after the allowed lateness")
+            )
             return
         yield window.TimestampedValue((event.thread, event), event.event_time_ms / 1000)
 
@@ -97,8 +98,13 @@ class _Sessionize(beam.DoFn):
         close.set(Timestamp.of(min(self._end(s) for s in sessions) / 1000))
 
     @on_timer(CLOSE)
-    def on_close(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam,
-                 buffer=beam.DoFn.StateParam(BUFFER), close=beam.DoFn.TimerParam(CLOSE)):
+    def on_close(
+        self,
+        key=beam.DoFn.KeyParam,
+        fired=beam.DoFn.TimestampParam,
+        buffer=beam.DoFn.StateParam(BUFFER),
+        close=beam.DoFn.TimerParam(CLOSE),
+    ):
         fired_ms = fired.micros // 1000
         sessions = self._sessions(list(buffer.read()))
         done = [s for s in sessions if self._end(s) <= fired_ms]

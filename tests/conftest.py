@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -41,8 +41,11 @@ def end_offsets(broker: KafkaBroker) -> dict[tuple[str, int], int]:
 
     c = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": "ends"})
     try:
-        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in catalog.topics() for p in c.list_topics(t, timeout=10).topics[t].partitions}
+        return {
+            (t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+            for t in catalog.topics()
+            for p in c.list_topics(t, timeout=10).topics[t].partitions
+        }
     finally:
         c.close()
 
@@ -58,9 +61,13 @@ def kafka(tmp_path_factory, cache_dir) -> KafkaBroker:
 def loopline_config(tmp_path, kafka) -> Path:
     """A config file pointing the CLI at the session broker, with its own home directory."""
     path = tmp_path / "loopline.yaml"
-    path.write_text(yaml.safe_dump({
-        "home": str(tmp_path / "home"),
-        "kafka": {"port": kafka.config.port, "controller_port": kafka.config.controller_port},
-        "pipeline": {"follow": {"metrics_port": 0}},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(tmp_path / "home"),
+                "kafka": {"port": kafka.config.port, "controller_port": kafka.config.controller_port},
+                "pipeline": {"follow": {"metrics_port": 0}},
+            }
+        )
+    )
     return path

@@ -21,14 +21,30 @@ from pipelines.pairs import PairExtractor
 from pipelines.records import _ToUnit
 
 T0 = 1_793_000_000_000
-VOICE = catalog.Source("voice", "events.voice", "VoiceEvent", event_id="utterance_id", key="call_id",
-                       text_fields=("transcript",), body="transcript", author="caller_id", conversation=True)
+VOICE = catalog.Source(
+    "voice",
+    "events.voice",
+    "VoiceEvent",
+    event_id="utterance_id",
+    key="call_id",
+    text_fields=("transcript",),
+    body="transcript",
+    author="caller_id",
+    conversation=True,
+)
 VOICE_SCHEMA = {
-    "type": "record", "name": "VoiceEvent", "namespace": "loopline",
+    "type": "record",
+    "name": "VoiceEvent",
+    "namespace": "loopline",
     "doc": "One transcribed utterance of a support call (topic events.voice), keyed by call_id.",
-    "fields": [{"name": "call_id", "type": "string"}, {"name": "utterance_id", "type": "string"},
-               {"name": "caller_id", "type": "string"}, {"name": "transcript", "type": "string"},
-               {"name": "event_time", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}
+    "fields": [
+        {"name": "call_id", "type": "string"},
+        {"name": "utterance_id", "type": "string"},
+        {"name": "caller_id", "type": "string"},
+        {"name": "transcript", "type": "string"},
+        {"name": "event_time", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}
 
 
 @pytest.fixture
@@ -47,8 +63,14 @@ def voice(tmp_path, monkeypatch):
 
 
 def _utterance(i: int, transcript: str, **fields) -> dict:
-    return {"call_id": "call-1", "utterance_id": f"u-{i}", "caller_id": "caller-7", "transcript": transcript,
-            "event_time": T0 + i * 1000, **fields}
+    return {
+        "call_id": "call-1",
+        "utterance_id": f"u-{i}",
+        "caller_id": "caller-7",
+        "transcript": transcript,
+        "event_time": T0 + i * 1000,
+        **fields,
+    }
 
 
 def _kafka(record: dict, offset: int) -> KafkaRecord:
@@ -66,8 +88,16 @@ def _fields(schema: dict) -> dict[str, object]:
 @pytest.mark.parametrize("source", catalog.SOURCES, ids=lambda s: s.kind)
 def test_every_field_the_catalog_names_is_in_its_schema(source):
     fields = _fields(schemas.raw(source.schema))
-    named = [source.event_id, source.key, *source.text_fields, source.body, source.body_html, source.author,
-             *source.participants, source.role]
+    named = [
+        source.event_id,
+        source.key,
+        *source.text_fields,
+        source.body,
+        source.body_html,
+        source.author,
+        *source.participants,
+        source.role,
+    ]
     assert {f for f in named if f} <= fields.keys()
     if source.role:
         assert tuple(fields[source.role]["symbols"]) == source.roles
@@ -94,8 +124,10 @@ def test_a_toy_source_kind_flows_through_with_no_other_code_change(voice):
     assert bad.value["reason"] == "schema_mismatch"
     assert bad.value["detail"] == "loopline.VoiceEvent: missing required field(s) caller_id"
 
-    raw = ["Hi,   I can\u00e2\u20ac\u2122t log in   to my account.\n\n\n\nThe app says my password expired.  ",
-           "  It worked after the reset,\tthank you.  "]
+    raw = [
+        "Hi,   I can\u00e2\u20ac\u2122t log in   to my account.\n\n\n\nThe app says my password expired.  ",
+        "  It worked after the reset,\tthank you.  ",
+    ]
     events = [e for i, text in enumerate(raw, start=2) for e in _decoded(_utterance(i, text), i)]
     assert all(isinstance(e, Event) for e in events) and len(events) == 2
     assert [(e.kind, e.thread) for e in events] == [("voice", "voice:call-1")] * 2
@@ -105,8 +137,10 @@ def test_a_toy_source_kind_flows_through_with_no_other_code_change(voice):
     clean.setup()
     [cleaned] = list(clean.process(thread))
     assert isinstance(cleaned, Thread)
-    assert [e.text for e in cleaned.events] == ["Hi, I can\u2019t log in to my account.\n\nThe app says my password expired.",
-                                                "It worked after the reset, thank you."]
+    assert [e.text for e in cleaned.events] == [
+        "Hi, I can\u2019t log in to my account.\n\nThe app says my password expired.",
+        "It worked after the reset, thank you.",
+    ]
 
     assert PairExtractor(PairsConfig()).extract(cleaned) == []  # no role field: roles unknown, so no pair
 

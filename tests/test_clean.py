@@ -35,7 +35,7 @@ def filler_only(text: str) -> bool:
     fillers = sorted((f.split() for f in CleanConfig().chat_filler), key=len, reverse=True)
     i = 0
     while i < len(words):
-        step = next((len(f) for f in fillers if words[i:i + len(f)] == f), 0)
+        step = next((len(f) for f in fillers if words[i : i + len(f)] == f), 0)
         if not step:
             return False
         i += step
@@ -50,8 +50,11 @@ def cleaner() -> Cleaner:
 @pytest.fixture(scope="module")
 def simulated() -> list[tuple[dict, dict]]:
     """(record, truth) of every well-formed chat/email/ticket message among COUNT simulated events."""
-    return [(json.loads(ev.value), ev.truth) for ev in generate(SEED, COUNT, START_MS)
-            if ev.truth["kind"] in THRESHOLDS and not ev.truth["malformed"]]
+    return [
+        (json.loads(ev.value), ev.truth)
+        for ev in generate(SEED, COUNT, START_MS)
+        if ev.truth["kind"] in THRESHOLDS and not ev.truth["malformed"]
+    ]
 
 
 def expected(truth: dict) -> str:
@@ -66,6 +69,7 @@ def _event(record: dict, truth: dict, offset: int = 0) -> Event:
 
 
 # --------------------------------------------------------------------------- measured on the simulator
+
 
 def test_matches_simulator_ground_truth_per_kind(simulated, cleaner):
     hits, totals, misses = collections.Counter(), collections.Counter(), []
@@ -97,8 +101,11 @@ def _template(template: str) -> str:
 
 
 # Oracles from the simulator's own templates, independent of the cleaner's rules.
-QUOTE_HEADER = re.compile("|".join(_template(t) for t in [*T.QUOTE_HEADERS.values(),
-                                                              *(line for h in T.OUTLOOK_HEADERS.values() for line in h.split("\n"))]))
+QUOTE_HEADER = re.compile(
+    "|".join(
+        _template(t) for t in [*T.QUOTE_HEADERS.values(), *(line for h in T.OUTLOOK_HEADERS.values() for line in h.split("\n"))]
+    )
+)
 DISCLAIMER_SENTENCES = [s.strip() for d in T.DISCLAIMERS for s in re.split(r"(?<=\.) ", d) if len(s) > 25]
 
 
@@ -144,11 +151,11 @@ TEXT_QUOTES = {
     "thunderbird": f"{BODY}\n\nOn 02/11/2026 09:14, Anna Berg wrote:\n{_gt()}",
     "yahoo": f"{BODY}\n\nOn Monday, November 2, 2026, 9:14:05 AM UTC, Anna Berg <anna@example.com> wrote:\n{_gt()}",
     "outlook_original": f"{BODY}\n\n-----Original Message-----\nFrom: Anna Berg <anna@example.com>\nSent: Monday, "
-                        f"November 2, 2026 9:14 AM\nTo: support@acme.com\nSubject: Double charge\n\n{QUOTED}",
+    f"November 2, 2026 9:14 AM\nTo: support@acme.com\nSubject: Double charge\n\n{QUOTED}",
     "outlook_underscores": f"{BODY}\n\n________________________________\nFrom: Anna Berg <anna@example.com>\n"
-                           f"Sent: Monday, November 2, 2026 9:14 AM\nTo: support@acme.com\nSubject: Double charge\n\n{QUOTED}",
+    f"Sent: Monday, November 2, 2026 9:14 AM\nTo: support@acme.com\nSubject: Double charge\n\n{QUOTED}",
     "outlook_german": f"{BODY}\n\n________________________________\nVon: Anna Berg <anna@example.com>\nGesendet: "
-                      f"Montag, 2. November 2026 09:14\nAn: support@acme.com\nBetreff: Doppelte Abbuchung\n\n{QUOTED}",
+    f"Montag, 2. November 2026 09:14\nAn: support@acme.com\nBetreff: Doppelte Abbuchung\n\n{QUOTED}",
     "german_schrieb": f"{BODY}\n\nAm 02.11.2026 um 09:14 schrieb Anna Berg <anna@example.com>:\n{_gt()}",
     "french_a_ecrit": f"{BODY}\n\nLe lun. 2 nov. 2026 à 09:14, Anna Berg <anna@example.com> a écrit :\n{_gt()}",
     "spanish_escribio": f"{BODY}\n\nEl lun, 2 nov 2026 a las 09:14, Anna Berg (<anna@example.com>) escribió:\n{_gt()}",
@@ -167,23 +174,23 @@ QUOTED_HTML = "<div>Hello,</div><div><br></div><div>I was charged twice for invo
 HTML_BODY = "<div>Hi Anna,</div><div><br></div><div>The refund was issued today and should arrive within 5 days.</div>"
 HTML_QUOTES = {
     "gmail": f'<div dir="ltr">{HTML_BODY}</div><br><div class="gmail_quote gmail_quote_container"><div dir="ltr" '
-             f'class="gmail_attr">On Mon, Nov 2, 2026 at 9:14 AM Anna Berg &lt;<a href="mailto:anna@example.com">'
-             f'anna@example.com</a>&gt; wrote:<br></div><blockquote class="gmail_quote">{QUOTED_HTML}</blockquote></div>',
+    f'class="gmail_attr">On Mon, Nov 2, 2026 at 9:14 AM Anna Berg &lt;<a href="mailto:anna@example.com">'
+    f'anna@example.com</a>&gt; wrote:<br></div><blockquote class="gmail_quote">{QUOTED_HTML}</blockquote></div>',
     "gmail_russian": f'<div dir="ltr">{HTML_BODY}</div><div class="gmail_quote"><div class="gmail_attr">02.11.2026, '
-                     f'09:14, "Анна Берг" &lt;anna@example.com&gt; написал(а):<br></div><blockquote class="gmail_quote">'
-                     f'{QUOTED_HTML}</blockquote></div>',  # no header rule knows Russian: only the markup tells
+    f'09:14, "Анна Берг" &lt;anna@example.com&gt; написал(а):<br></div><blockquote class="gmail_quote">'
+    f"{QUOTED_HTML}</blockquote></div>",  # no header rule knows Russian: only the markup tells
     "outlook": f'<html><body><div class="WordSection1"><p class="MsoNormal">Hi Anna,<o:p></o:p></p><p class="MsoNormal">'
-               f'<o:p>&nbsp;</o:p></p><p class="MsoNormal">The refund was issued today and should arrive within 5 days.'
-               f'<o:p></o:p></p><div id="appendonsend"></div><hr style="display:inline-block;width:98%">'
-               f'<div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Anna Berg &lt;anna@example.com&gt;<br><b>Sent:</b> '
-               f'Monday, November 2, 2026 9:14 AM</div>{QUOTED_HTML}</div></body></html>',
+    f'<o:p>&nbsp;</o:p></p><p class="MsoNormal">The refund was issued today and should arrive within 5 days.'
+    f'<o:p></o:p></p><div id="appendonsend"></div><hr style="display:inline-block;width:98%">'
+    f'<div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Anna Berg &lt;anna@example.com&gt;<br><b>Sent:</b> '
+    f"Monday, November 2, 2026 9:14 AM</div>{QUOTED_HTML}</div></body></html>",
     "apple": f'<html><body>{HTML_BODY}<div><br><blockquote type="cite"><div>On Nov 2, 2026, at 09:14, Anna Berg '
-             f'&lt;anna@example.com&gt; wrote:</div><br><div>{QUOTED_HTML}</div></blockquote></div></body></html>',
+    f"&lt;anna@example.com&gt; wrote:</div><br><div>{QUOTED_HTML}</div></blockquote></div></body></html>",
     "yahoo": f'<html><body><div class="ydp-style-wrap">{HTML_BODY}</div><div id="yahoo_quoted_1" class="yahoo_quoted">'
-             f'<div>On Monday, November 2, 2026, 9:14:05 AM UTC, Anna Berg wrote:</div><blockquote>{QUOTED_HTML}'
-             f'</blockquote></div></body></html>',
+    f"<div>On Monday, November 2, 2026, 9:14:05 AM UTC, Anna Berg wrote:</div><blockquote>{QUOTED_HTML}"
+    f"</blockquote></div></body></html>",
     "thunderbird": f'<html><body>{HTML_BODY}<div class="moz-cite-prefix">On 02/11/2026 09:14, Anna Berg wrote:<br></div>'
-                   f'<blockquote type="cite">{QUOTED_HTML}</blockquote></body></html>',
+    f'<blockquote type="cite">{QUOTED_HTML}</blockquote></body></html>',
 }
 
 
@@ -200,20 +207,24 @@ def test_quotes_can_be_kept_while_the_signature_above_them_goes():
 
 # --------------------------------------------------------------------------- signatures, footers, disclaimers
 
-@pytest.mark.parametrize("trailer", [
-    "Best regards,\nAnna\n\nAnna Berg\nOffice Manager | Brightwave Ltd\n+44 20 7946 0958",
-    "Mit freundlichen Grüßen\nAnna Berg\n030 12345678",
-    "Bien à vous,\nAnna",
-    "Merci d’avance,\nAnna",
-    "Un saludo,\nAnna",
-    "-- \nAnna Berg\n+1 415 555 0100",
-    "Sent from my iPhone",
-    "Get Outlook for Android",
-    "Von meinem iPhone gesendet",
-    "Envoyé de mon iPhone",
-    "Enviado desde mi iPhone",
-    "Thanks,\nAnna\n\nSent from my iPad\n\nCONFIDENTIALITY NOTICE: This e-mail and any attachments are confidential.",
-])
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        "Best regards,\nAnna\n\nAnna Berg\nOffice Manager | Brightwave Ltd\n+44 20 7946 0958",
+        "Mit freundlichen Grüßen\nAnna Berg\n030 12345678",
+        "Bien à vous,\nAnna",
+        "Merci d’avance,\nAnna",
+        "Un saludo,\nAnna",
+        "-- \nAnna Berg\n+1 415 555 0100",
+        "Sent from my iPhone",
+        "Get Outlook for Android",
+        "Von meinem iPhone gesendet",
+        "Envoyé de mon iPhone",
+        "Enviado desde mi iPhone",
+        "Thanks,\nAnna\n\nSent from my iPad\n\nCONFIDENTIALITY NOTICE: This e-mail and any attachments are confidential.",
+    ],
+)
 def test_signatures_and_mobile_footers_are_removed(cleaner, trailer):
     assert cleaner.clean("email", f"{BODY}\n\nThanks!\n\n{trailer}") == f"{BODY}\n\nThanks!"
     assert cleaner.clean("ticket", f"{BODY}\n\n{trailer}") == BODY
@@ -231,8 +242,10 @@ def test_content_that_looks_like_a_signature_stays(cleaner):
 
 
 def test_html_signature_blocks_go_even_without_a_sign_off(cleaner):
-    html = (f'<div dir="ltr">{HTML_BODY}<div dir="ltr" class="gmail_signature">Anna Berg<br>+44 20 7946 0958</div></div>'
-            '<div class="moz-signature">-- <br>Anna Berg</div>')
+    html = (
+        f'<div dir="ltr">{HTML_BODY}<div dir="ltr" class="gmail_signature">Anna Berg<br>+44 20 7946 0958</div></div>'
+        '<div class="moz-signature">-- <br>Anna Berg</div>'
+    )
     assert cleaner.clean("email", html=html) == BODY
 
 
@@ -254,11 +267,15 @@ def test_cleaning_steps_can_be_switched_off():
 
 # --------------------------------------------------------------------------- encoding, entities, whitespace
 
-@pytest.mark.parametrize("broken,fixed", [
-    ("Iâ€™ll check the invoice today.", "I’ll check the invoice today."),
-    ("The cafÃ© in MÃ¼nchen charged â‚¬2483.06.", "The café in München charged €2483.06."),
-    ("Donâ€™t worry, itâ€™s fixed.", "Don’t worry, it’s fixed."),
-])
+
+@pytest.mark.parametrize(
+    "broken,fixed",
+    [
+        ("Iâ€™ll check the invoice today.", "I’ll check the invoice today."),
+        ("The cafÃ© in MÃ¼nchen charged â‚¬2483.06.", "The café in München charged €2483.06."),
+        ("Donâ€™t worry, itâ€™s fixed.", "Don’t worry, it’s fixed."),
+    ],
+)
 def test_mojibake_is_repaired_in_every_kind(cleaner, broken, fixed):
     for kind in ("chat", "email", "ticket"):
         assert cleaner.clean(kind, broken) == fixed
@@ -271,14 +288,21 @@ def test_correct_text_is_left_alone(cleaner):
 
 def test_html_entities_are_decoded(cleaner):
     html = "<p>Tom &amp; Jerry&#39;s order &lt;ORD-1&gt; costs&nbsp;&euro;5 &quot;today&quot;</p>"
-    assert cleaner.clean("email", html=html) == "Tom & Jerry's order <ORD-1> costs €5 \"today\""
+    assert cleaner.clean("email", html=html) == 'Tom & Jerry\'s order <ORD-1> costs €5 "today"'
     assert cleaner.clean("chat", "Tom &amp; Jerry") == "Tom &amp; Jerry"  # plain text is taken literally
 
 
-@pytest.mark.parametrize("html,text", [("", ""), ("<!-- only a comment -->", ""), ("<html></html>", ""),
-                                       ("just text", "just text"),
-                                       ("<?xml version='1.0' encoding='iso-8859-1'?><html><body>café</body></html>", "café"),
-                                       ('<meta charset="windows-1252"><p>Grüße €</p>', "Grüße €")])
+@pytest.mark.parametrize(
+    "html,text",
+    [
+        ("", ""),
+        ("<!-- only a comment -->", ""),
+        ("<html></html>", ""),
+        ("just text", "just text"),
+        ("<?xml version='1.0' encoding='iso-8859-1'?><html><body>café</body></html>", "café"),
+        ('<meta charset="windows-1252"><p>Grüße €</p>', "Grüße €"),
+    ],
+)
 def test_degenerate_html_yields_its_text_or_nothing(cleaner, html, text):
     assert cleaner.clean("email", html=html) == text
 
@@ -290,24 +314,34 @@ def test_whitespace_is_normalized_to_paragraphs(cleaner):
 
 # --------------------------------------------------------------------------- chat
 
-@pytest.mark.parametrize("text", ["ok", "OK!", "Thanks!", "thank you", "👍", "🙏🏽", "ok thx", "great, thank you",
-                                  "Hi", "  cool.  ", "Thank you 🙏"])
+
+@pytest.mark.parametrize(
+    "text", ["ok", "OK!", "Thanks!", "thank you", "👍", "🙏🏽", "ok thx", "great, thank you", "Hi", "  cool.  ", "Thank you 🙏"]
+)
 def test_filler_only_chats_become_empty(cleaner, text):
     assert cleaner.clean("chat", text) == ""
 
 
-@pytest.mark.parametrize("text", ["thank you so much", "ok will try", "hi, my order ORD-2026-1 has not arrived",
-                                  "okay but the refund is still missing", "perfect"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thank you so much",
+        "ok will try",
+        "hi, my order ORD-2026-1 has not arrived",
+        "okay but the refund is still missing",
+        "perfect",
+    ],
+)
 def test_chats_with_content_stay(cleaner, text):
     assert cleaner.clean("chat", text) == text
 
 
 def test_chat_signature_after_separator_goes(cleaner):
-    assert cleaner.clean("chat", "My router keeps rebooting.\n\n--\nAnna Berg\n+44 20 7946 0958") == \
-        "My router keeps rebooting."
+    assert cleaner.clean("chat", "My router keeps rebooting.\n\n--\nAnna Berg\n+44 20 7946 0958") == "My router keeps rebooting."
 
 
 # --------------------------------------------------------------------------- the JSON-lines filter
+
 
 def _filtered(lines: list[str], kind: str) -> list[dict]:
     out = io.BytesIO()
@@ -346,6 +380,7 @@ def test_filter_lines_refuses_an_unknown_kind():
 
 # --------------------------------------------------------------------------- the Beam transform
 
+
 def _thread(key: str, events: list[Event]) -> Thread:
     return Thread(key, events[0].event_time_ms, events[-1].event_time_ms + 1, tuple(events))
 
@@ -355,29 +390,37 @@ def test_clean_threads_matches_the_filter_dead_letters_a_bad_thread_and_counts(s
     for i, (record, truth) in enumerate(simulated):
         by_thread[f"{truth['kind']}:{truth['thread_id']}"].append(_event(record, truth, offset=i))
     threads = [_thread(k, evs) for k, evs in by_thread.items()]
-    feedback = Event("feedback", "feedback:r1", START_MS, {"prompt": "p"},
-                     KafkaRecord("events.feedback", 0, 9000, START_MS, None, b"{}"))
+    feedback = Event(
+        "feedback", "feedback:r1", START_MS, {"prompt": "p"}, KafkaRecord("events.feedback", 0, 9000, START_MS, None, b"{}")
+    )
     broken = _event({"conversation_id": "x"}, {"kind": "chat", "thread_id": "x", "event_time": START_MS}, offset=9001)
     # the filter on the same messages, one run per kind
     lines = collections.defaultdict(list)
     for e in (e for t in threads for e in t.events):
         kind, text, html = event_text(e)
-        lines[kind].append(json.dumps({"id": e.source.offset, "text": text} if text is not None
-                                      else {"id": e.source.offset, "html": html}))
-    expected_texts = [(o["id"], o["text"]) for kind, ls in lines.items()
-                      for o in _filtered(ls, kind)] + [(9000, None)]
+        lines[kind].append(
+            json.dumps({"id": e.source.offset, "text": text} if text is not None else {"id": e.source.offset, "html": html})
+        )
+    expected_texts = [(o["id"], o["text"]) for kind, ls in lines.items() for o in _filtered(ls, kind)] + [(9000, None)]
     threads += [_thread("feedback:r1", [feedback]), _thread("chat:x", [broken])]  # broken: no "text" field
 
     p = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
     out = p | beam.Create(threads) | CleanThreads(CleanConfig())
-    assert_that(out.threads | beam.FlatMap(lambda t: [(e.source.offset, e.text) for e in t.events]),
-                equal_to(expected_texts), label="texts")
-    assert_that(out[DEAD] | beam.Map(lambda d: (d["offset"], d["stage"], d["reason"], d["detail"])),
-                equal_to([(9001, "clean", "stage_error", "KeyError: 'text'")]), label="dead")
+    assert_that(
+        out.threads | beam.FlatMap(lambda t: [(e.source.offset, e.text) for e in t.events]),
+        equal_to(expected_texts),
+        label="texts",
+    )
+    assert_that(
+        out[DEAD] | beam.Map(lambda d: (d["offset"], d["stage"], d["reason"], d["detail"])),
+        equal_to([(9001, "clean", "stage_error", "KeyError: 'text'")]),
+        label="dead",
+    )
     result = p.run()
     result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in
-                result.metrics().query(MetricsFilter().with_namespace("loopline"))["counters"]}
+    counters = {
+        c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter().with_namespace("loopline"))["counters"]
+    }
     assert counters["clean.messages"] == len(expected_texts) - 1
     assert counters["clean.errors"] == 1
     assert counters["clean.quoted_removed"] > 200 and counters["clean.signatures_removed"] > 300

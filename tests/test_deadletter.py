@@ -19,6 +19,7 @@ TOPIC = "deadletter-secrets"
 
 class _QuotesItsInput(Guarded):
     """A stage whose library error quotes the text it choked on, as spaCy's and fastavro's do."""
+
     stage = "scrub"
 
     def inputs(self, rec):

@@ -33,8 +33,17 @@ CASES = {
     "not_object": _rec(b"[1, 2, 3]", offset=9),
     "unknown_topic": _rec(b"{}", topic="events.unknown", offset=10),
 }
-EXPECTED = {2: "invalid_json", 3: "invalid_utf8", 4: "oversized", 5: "schema_mismatch", 6: "schema_mismatch",
-            7: "schema_mismatch", 8: "schema_mismatch", 9: "schema_mismatch", 10: "unknown_topic"}
+EXPECTED = {
+    2: "invalid_json",
+    3: "invalid_utf8",
+    4: "oversized",
+    5: "schema_mismatch",
+    6: "schema_mismatch",
+    7: "schema_mismatch",
+    8: "schema_mismatch",
+    9: "schema_mismatch",
+    10: "unknown_topic",
+}
 
 
 def test_every_bad_record_is_dead_lettered_with_its_reason(tmp_path):
@@ -43,12 +52,17 @@ def test_every_bad_record_is_dead_lettered_with_its_reason(tmp_path):
             path = tmp_path / f"{kind}.json"
             path.write_text(json.dumps(items, default=lambda o: o.hex() if isinstance(o, bytes) else list(o)))
             return items
+
         return write
 
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
         result = p | beam.Create(list(CASES.values())) | DecodeEvents(DecodeConfig(max_event_bytes=1000))
-        (result.events | "Ev" >> beam.Map(lambda e: [e.kind, e.thread, e.source.offset])
-         | "EvList" >> beam.combiners.ToList() | "EvOut" >> beam.Map(collect("events")))
+        (
+            result.events
+            | "Ev" >> beam.Map(lambda e: [e.kind, e.thread, e.source.offset])
+            | "EvList" >> beam.combiners.ToList()
+            | "EvOut" >> beam.Map(collect("events"))
+        )
         (result[DEAD] | "DlList" >> beam.combiners.ToList() | "DlOut" >> beam.Map(collect("dead")))
     events = json.loads((tmp_path / "events.json").read_text())
     dead = json.loads((tmp_path / "dead.json").read_text())
@@ -64,8 +78,16 @@ def test_every_bad_record_is_dead_lettered_with_its_reason(tmp_path):
 
 
 def test_dead_letter_wire_format_round_trips():
-    letter = {"raw": b"\xff\x00", "topic": "events.chat", "partition": 2, "offset": 9, "stage": "decode",
-              "reason": "invalid_utf8", "detail": None, "time": 1}
+    letter = {
+        "raw": b"\xff\x00",
+        "topic": "events.chat",
+        "partition": 2,
+        "offset": 9,
+        "stage": "decode",
+        "reason": "invalid_utf8",
+        "detail": None,
+        "time": 1,
+    }
     back = decode(encode(letter))
     assert back.pop("time").timestamp() == 0.001  # timestamp-millis comes back as a datetime
     assert back == {k: v for k, v in letter.items() if k != "time"}

@@ -29,25 +29,44 @@ from loopline.timeparse import parse_time_ms
 from pipelines import deadletter
 
 EVENTS = 1500
-SIM = SimConfig(deletion_fraction=0.05, deletion_linked_fraction=0.6, malformed_fraction=0.04, late_fraction=0.04,
-                customers=60)
+SIM = SimConfig(deletion_fraction=0.05, deletion_linked_fraction=0.6, malformed_fraction=0.04, late_fraction=0.04, customers=60)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, cache_dir):
     home = tmp_path_factory.mktemp("deletion")
-    kafka = KafkaConfig(port=free_port(), controller_port=free_port(), partitions=3, deadletter_segment_ms=500,
-                        cleaner_backoff_ms=500)
+    kafka = KafkaConfig(
+        port=free_port(), controller_port=free_port(), partitions=3, deadletter_segment_ms=500, cleaner_backoff_ms=500
+    )
     broker = KafkaBroker(kafka, home / "kafka", cache_dir)
     broker.start()
     broker.create_topics()
-    simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=11, start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-             truth_path=home / "truth.jsonl", sim_config=SIM, show_progress=False)
+    simulate(
+        broker.config,
+        rate=1e9,
+        duration=EVENTS / 1e9,
+        seed=11,
+        start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
+        truth_path=home / "truth.jsonl",
+        sim_config=SIM,
+        show_progress=False,
+    )
     truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
     config = home / "loopline.yaml"
-    config.write_text(yaml.safe_dump({"home": str(home), "kafka": {
-        "port": kafka.port, "controller_port": kafka.controller_port, "deadletter_segment_ms": 500,
-        "cleaner_backoff_ms": 500}, "pipeline": {"follow": {"metrics_port": 0}}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(home),
+                "kafka": {
+                    "port": kafka.port,
+                    "controller_port": kafka.controller_port,
+                    "deadletter_segment_ms": 500,
+                    "cleaner_backoff_ms": 500,
+                },
+                "pipeline": {"follow": {"metrics_port": 0}},
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["run", "--until-now", "--config", str(config)])
     assert result.exit_code == 0, result.output
     cfg = LooplineConfig(home=home, kafka=broker.config)
@@ -105,8 +124,10 @@ def test_the_traffic_exercises_what_a_deletion_must_reach(run):
         if t["person"] in deleted and t["kind"] in ("chat", "email", "ticket"):
             seen[t["person"]] |= set(t["subject_ids"])
     reachable, everything = sum(map(len, deleted.values())), sum(map(len, all_ids(truth).values()))
-    print(f"{len(deleted)} deleted persons with {everything} ids, {reachable} of them tied to the named id by the "
-          f"traffic; {sum(len(ids) > 1 for ids in seen.values())} persons seen under several ids")
+    print(
+        f"{len(deleted)} deleted persons with {everything} ids, {reachable} of them tied to the named id by the "
+        f"traffic; {sum(len(ids) > 1 for ids in seen.values())} persons seen under several ids"
+    )
     assert sum(len(ids) > 1 for ids in deleted.values()) >= 5, "deletions must reach ids beyond the one named"
     assert sum(len(ids) > 1 for ids in seen.values()) >= 1, seen
     assert primary
@@ -166,8 +187,14 @@ def test_history_links_and_dedup_files_hold_none_of_their_ids(run):
 def _dead_letters(broker: KafkaBroker) -> tuple[list[dict], int]:
     """Every dead letter the topic holds now, read from the beginning by a plain consumer; and how many
     records (tombstones included) it returned."""
-    c = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": f"dl-{time.time_ns()}",
-                  "enable.auto.commit": False, "log_level": 2})
+    c = Consumer(
+        {
+            "bootstrap.servers": broker.config.bootstrap,
+            "group.id": f"dl-{time.time_ns()}",
+            "enable.auto.commit": False,
+            "log_level": 2,
+        }
+    )
     parts = c.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC].partitions
     ends = {p: c.get_watermark_offsets(TopicPartition(DEADLETTER_TOPIC, p), timeout=10)[1] for p in parts}
     c.assign([TopicPartition(DEADLETTER_TOPIC, p, 0) for p in parts])
@@ -198,8 +225,10 @@ def test_the_dead_letter_topic_compacts_away_every_letter_of_a_deleted_person(ru
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(1)
-    print(f"dead letters: {len(dead)} written, {len(theirs)} of deleted persons; the topic now holds {len(letters)} "
-          f"letters in {n} records; {len(leaked)} with a deleted person's id")
+    print(
+        f"dead letters: {len(dead)} written, {len(theirs)} of deleted persons; the topic now holds {len(letters)} "
+        f"letters in {n} records; {len(leaked)} with a deleted person's id"
+    )
     assert not leaked
     assert len(letters) >= len(dead) - len(theirs), "letters of other people must stay"
 

@@ -16,12 +16,30 @@ from pipelines.model import Coordinates, HistoryMessage
 ANNA, BEN, AGENT = subject_hash("anna@example.com"), subject_hash("ben@example.com"), subject_hash("agent-007")
 
 
-def _message(offset: int, key: str = "email:t1", window_end: int = 10_000, text: str = "hello", subjects=(ANNA, AGENT),
-             role: str = "customer", topic: str = "events.email") -> HistoryMessage:
-    return HistoryMessage(key=key, source=Coordinates(topic, 0, offset), window_end_ms=window_end,
-                          event_time_ms=window_end - 5_000 + offset, kind="email", role=role, author=f"author-{role}",
-                          text=text, usable=True, message_ref=f"ref-{offset}", recipients=("r1", "r2"),
-                          pii_counts=(("PERSON", 1),), subjects=tuple(subjects))
+def _message(
+    offset: int,
+    key: str = "email:t1",
+    window_end: int = 10_000,
+    text: str = "hello",
+    subjects=(ANNA, AGENT),
+    role: str = "customer",
+    topic: str = "events.email",
+) -> HistoryMessage:
+    return HistoryMessage(
+        key=key,
+        source=Coordinates(topic, 0, offset),
+        window_end_ms=window_end,
+        event_time_ms=window_end - 5_000 + offset,
+        kind="email",
+        role=role,
+        author=f"author-{role}",
+        text=text,
+        usable=True,
+        message_ref=f"ref-{offset}",
+        recipients=("r1", "r2"),
+        pii_counts=(("PERSON", 1),),
+        subjects=tuple(subjects),
+    )
 
 
 def _bytes_under(directory: Path) -> dict[str, bytes]:
@@ -30,8 +48,14 @@ def _bytes_under(directory: Path) -> dict[str, bytes]:
 
 def test_earlier_reads_only_windows_that_ended_before_in_event_order(tmp_path):
     with ThreadHistory(tmp_path) as h:
-        h.record([_message(2, window_end=10_000), _message(1, window_end=10_000), _message(3, window_end=20_000),
-                  _message(4, key="email:other", window_end=10_000)])
+        h.record(
+            [
+                _message(2, window_end=10_000),
+                _message(1, window_end=10_000),
+                _message(3, window_end=20_000),
+                _message(4, key="email:other", window_end=10_000),
+            ]
+        )
         assert [m.source.offset for m in h.earlier("email:t1", 20_000)] == [1, 2]
         assert [m.source.offset for m in h.earlier("email:t1", 20_001)] == [1, 2, 3]
         assert h.earlier("email:t1", 10_000) == []
@@ -68,14 +92,18 @@ def test_after_forget_no_file_under_the_history_holds_the_subjects_text(tmp_path
     """Raw bytes, not the API: deleted rows must be overwritten in the database file, and the WAL (which
     keeps older page images) must not keep a copy either. Texts long enough for overflow pages, many rows
     so deletion frees and rewrites pages, and a second open connection (another worker) during it all."""
-    anna_text = "ANNA-SECRET-" + "zebra quartz " * 600          # ~8 KB: overflow pages
+    anna_text = "ANNA-SECRET-" + "zebra quartz " * 600  # ~8 KB: overflow pages
     ben_text = "BEN-KEPT-" + "maple river " * 40
     directory = history_dir(tmp_path / "datasets" / "live")
     with ThreadHistory(directory) as h, ThreadHistory(directory) as other_worker:
         for i in range(300):
-            h.record([_message(3 * i, key=f"email:t{i % 37}", text=f"{anna_text} #{i}"),
-                      _message(3 * i + 1, key=f"email:t{i % 37}", text=f"{ben_text} #{i}", subjects=(BEN, AGENT)),
-                      _message(3 * i + 2, key=f"email:t{i % 37}", text=f"short anna note ANNA-SHORT-{i}")])
+            h.record(
+                [
+                    _message(3 * i, key=f"email:t{i % 37}", text=f"{anna_text} #{i}"),
+                    _message(3 * i + 1, key=f"email:t{i % 37}", text=f"{ben_text} #{i}", subjects=(BEN, AGENT)),
+                    _message(3 * i + 2, key=f"email:t{i % 37}", text=f"short anna note ANNA-SHORT-{i}"),
+                ]
+            )
             if i % 50 == 0:
                 other_worker.earlier(f"email:t{i % 37}", 99_999)
         before = b"".join(_bytes_under(directory).values())
@@ -140,8 +168,13 @@ def test_a_deletion_reaches_the_history_before_the_store_accounts_it(tmp_path):
     eraser = object.__new__(Eraser)  # no broker here: the dead-letter topic is faked
     eraser.store, eraser.history, eraser.deadletters = Store(), history, DeadLetters()
     fn._store, fn._progress, fn._eraser, fn._links = Store(), Progress(), eraser, PersonLinks(tmp_path / "links")
-    deletion = Event("deletion", "deletion:anna@example.com", 0, {"subject_id": "anna@example.com", "event_time": 0},
-                     KafkaRecord("events.deletion", 0, 7, 0, None, b"{}"))
+    deletion = Event(
+        "deletion",
+        "deletion:anna@example.com",
+        0,
+        {"subject_id": "anna@example.com", "event_time": 0},
+        KafkaRecord("events.deletion", 0, 7, 0, None, b"{}"),
+    )
     list(fn.process(deletion) or ())
     assert calls == [("deadletters", [ANNA]), ("store", ANNA, (("events.deletion", 0, 7),), 1), ("progress",)]
     assert ANNA in history.forgotten()

@@ -29,10 +29,17 @@ FILTERS = {
 WORK = {"clean": (Cleaner, "clean"), "scrub": (Scrubber, "scrub_batch"), "dedup": (DedupIndex, "check_and_add_batch")}
 
 TEXT = "Hi, I am Anna Smith and my parcel never arrived, mail anna@example.com"
-GOOD = [json.dumps(r).encode() for r in (
-    {"id": "a", "text": TEXT}, {"id": 7, "text": TEXT}, {"id": 1.5, "text": "The parcel never arrived at my house, sadly"},
-    {"id": "", "text": "Call me on +44 20 7946 0958 tomorrow morning please"}, {"id": 10**30, "text": TEXT, "extra": [1]},
-    {"id": -2, "text": "Grüße aus Köln — 東京 ✓"})]
+GOOD = [
+    json.dumps(r).encode()
+    for r in (
+        {"id": "a", "text": TEXT},
+        {"id": 7, "text": TEXT},
+        {"id": 1.5, "text": "The parcel never arrived at my house, sadly"},
+        {"id": "", "text": "Call me on +44 20 7946 0958 tomorrow morning please"},
+        {"id": 10**30, "text": TEXT, "extra": [1]},
+        {"id": -2, "text": "Grüße aus Köln — 東京 ✓"},
+    )
+]
 LIMIT = 200_000
 # (line, the id its error echoes, the error code); every bad line carries SECRET, which no error may quote
 BAD = [
@@ -99,8 +106,10 @@ def test_a_line_whose_processing_fails_gets_failed_and_its_batch_goes_on(name, m
 def test_a_20_mb_line_is_oversized_and_read_past():
     huge = b'{"id": 1, "text": "' + b"word " * 4_000_000 + b'"}'
     out = _run("clean", huge + b"\n" + json.dumps({"id": 2, "text": "still here"}).encode())
-    assert out == [{"id": None, "error": f"oversized: line longer than the limit of {16 * 2**20} bytes"},
-                   {"id": 2, "text": "still here"}]
+    assert out == [
+        {"id": None, "error": f"oversized: line longer than the limit of {16 * 2**20} bytes"},
+        {"id": 2, "text": "still here"},
+    ]
 
 
 def test_100000_small_lines_through_clean_in_order():
@@ -113,8 +122,12 @@ def test_100000_small_lines_through_clean_in_order():
 def test_run_filter_writes_text_streams_and_refuses_unwritable_results():
     out = io.StringIO()
     results = iter([{"n": 1}, {"n": float("nan")}, {"n": object()}, {"s": "\ud800"}, {"n": "ü"}])
-    run_filter(io.BytesIO(b"\n".join(b'{"id": %d, "text": "x"}' % i for i in range(5))), out,
-               lambda items: [next(results) for _ in items], required=("text",))
+    run_filter(
+        io.BytesIO(b"\n".join(b'{"id": %d, "text": "x"}' % i for i in range(5))),
+        out,
+        lambda items: [next(results) for _ in items],
+        required=("text",),
+    )
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0] == {"id": 0, "n": 1} and lines[4] == {"id": 4, "n": "ü"}
     assert [o["error"].split(" (")[0] for o in lines[1:4]] == ["failed: unwritable result"] * 3

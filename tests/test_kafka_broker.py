@@ -14,8 +14,7 @@ def test_acknowledged_messages_survive_broker_kill(tmp_path, cache_dir):
     try:
         broker.create_topics(["durability"])
         acked: set[bytes] = set()
-        prod = Producer({"bootstrap.servers": broker.config.bootstrap, "acks": "all", "enable.idempotence": True,
-                         "linger.ms": 5})
+        prod = Producer({"bootstrap.servers": broker.config.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
 
         def on_delivery(err, msg):
             if err is None:
@@ -31,8 +30,14 @@ def test_acknowledged_messages_survive_broker_kill(tmp_path, cache_dir):
         assert broker.status().running is False
         broker.start()
 
-        consumer = Consumer({"bootstrap.servers": broker.config.bootstrap, "group.id": "durability-check",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": broker.config.bootstrap,
+                "group.id": "durability-check",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         consumer.assign([TopicPartition("durability", p, 0) for p in range(3)])
         seen: list[bytes] = []
         while len(seen) < len(acked):
@@ -57,6 +62,7 @@ def test_status_reports_topics_and_counts(kafka):
 
 def test_second_broker_on_a_used_port_is_refused(tmp_path, kafka, cache_dir):
     import pytest
+
     from loopline.stack.kafka import StackError
 
     clash = KafkaBroker(kafka.config, tmp_path / "other", cache_dir)

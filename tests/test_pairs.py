@@ -23,6 +23,7 @@ MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
 # --- running the stage -----------------------------------------------------------------------------
 
+
 class Stage:
     """The pairs stage (with its history under `directory`) outside Beam: handle() per thread, in order."""
 
@@ -52,8 +53,9 @@ def _curated(threads, truth):
         events = []
         for e in thread.events:
             kind, text, html = event_text(e)
-            events.append(e._replace(text=cleaner.clean(kind, text=text, html=html),
-                                     duplicate_of=truth[message_id(e)]["duplicate_of"]))
+            events.append(
+                e._replace(text=cleaner.clean(kind, text=text, html=html), duplicate_of=truth[message_id(e)]["duplicate_of"])
+            )
         out.append(thread._replace(events=tuple(events)))
     return out
 
@@ -120,35 +122,66 @@ def test_auto_replies_and_filler_never_pair():
 # --- hand-made threads -----------------------------------------------------------------------------
 
 QUESTION = "Hello, I was charged twice for my subscription invoice this month, can you refund the second payment please?"
-ANSWER = ("Hi Anna, I checked your subscription and you were indeed charged twice for the invoice. I have refunded the "
-          "second payment, it will reach your card within five days.")
+ANSWER = (
+    "Hi Anna, I checked your subscription and you were indeed charged twice for the invoice. I have refunded the "
+    "second payment, it will reach your card within five days."
+)
 FOLLOW_UP = "Thanks! And will the next invoice of my subscription be charged normally again?"
 
 
 def _email(offset, t, sender, text, *, reply_to=None, to=("support@acme.com",), tenant="acme", thread="th-1", dup=None):
-    record = {"message_id": f"<m{offset}@mail.example>", "thread_id": thread, "in_reply_to": reply_to and f"<m{reply_to}@mail.example>",
-              "from_address": sender, "to_addresses": list(to), "subject": "Invoice", "body_text": text, "body_html": None,
-              "event_time": t, "tenant": tenant}
-    return Event("email", f"email:{thread}", t, record, KafkaRecord("events.email", 0, offset, t, None, b"{}"), text=text,
-                 duplicate_of=dup)
+    record = {
+        "message_id": f"<m{offset}@mail.example>",
+        "thread_id": thread,
+        "in_reply_to": reply_to and f"<m{reply_to}@mail.example>",
+        "from_address": sender,
+        "to_addresses": list(to),
+        "subject": "Invoice",
+        "body_text": text,
+        "body_html": None,
+        "event_time": t,
+        "tenant": tenant,
+    }
+    return Event(
+        "email", f"email:{thread}", t, record, KafkaRecord("events.email", 0, offset, t, None, b"{}"), text=text, duplicate_of=dup
+    )
 
 
 def _ticket(offset, t, event_type, role, author, text, ticket="T-1"):
-    record = {"ticket_id": ticket, "event_id": f"e-{offset}", "event_type": event_type, "author_role": role,
-              "author_id": author, "text": text, "event_time": t, "product": "Portal", "tags": []}
+    record = {
+        "ticket_id": ticket,
+        "event_id": f"e-{offset}",
+        "event_type": event_type,
+        "author_role": role,
+        "author_id": author,
+        "text": text,
+        "event_time": t,
+        "product": "Portal",
+        "tags": [],
+    }
     return Event("ticket", f"ticket:{ticket}", t, record, KafkaRecord("events.ticket", 1, offset, t, None, b"{}"), text=text)
 
 
 def _chat(offset, t, role, sender, text, conv="c-1"):
-    record = {"conversation_id": conv, "message_id": f"msg-{offset}", "sender_role": role, "sender_id": sender,
-              "text": text, "event_time": t, "channel": "web", "tenant": "acme"}
+    record = {
+        "conversation_id": conv,
+        "message_id": f"msg-{offset}",
+        "sender_role": role,
+        "sender_id": sender,
+        "text": text,
+        "event_time": t,
+        "channel": "web",
+        "tenant": "acme",
+    }
     return Event("chat", f"chat:{conv}", t, record, KafkaRecord("events.chat", 2, offset, t, None, b"{}"), text=text)
 
 
 def _threads(events) -> list[Thread]:
     """Session windows with a 40 minute gap, as the pipeline cuts them."""
-    return [Thread(s[0].thread, s[0].event_time_ms, s[-1].event_time_ms + GAP_MS, tuple(s))
-            for s in split_sessions(list(events), GAP_MS)]
+    return [
+        Thread(s[0].thread, s[0].event_time_ms, s[-1].event_time_ms + GAP_MS, tuple(s))
+        for s in split_sessions(list(events), GAP_MS)
+    ]
 
 
 def _offsets(pair) -> tuple[list[int], int]:
@@ -159,17 +192,20 @@ ANNA, AGENT = "anna@example.com", "tom.baker@acme.com"
 
 
 def _probe():
-    return _threads([_email(1, T0, ANNA, QUESTION),
-                     _email(2, T0 + 3 * HOUR, AGENT, ANSWER, reply_to=1, to=[ANNA]),
-                     _email(3, T0 + 3 * HOUR + 10 * MINUTE, ANNA, FOLLOW_UP, reply_to=2, to=[AGENT])])
+    return _threads(
+        [
+            _email(1, T0, ANNA, QUESTION),
+            _email(2, T0 + 3 * HOUR, AGENT, ANSWER, reply_to=1, to=[ANNA]),
+            _email(3, T0 + 3 * HOUR + 10 * MINUTE, ANNA, FOLLOW_UP, reply_to=2, to=[AGENT]),
+        ]
+    )
 
 
 @pytest.mark.parametrize("tenant", ["acme", "unconfigured-tenant"])
 def test_an_email_answered_hours_later_pairs_once_and_the_right_way_round(tenant, tmp_path):
     """The probe: customer mail at t, agent reply at t+3h, customer follow-up at t+3h10m: two sessions. The
     second starts with the agent's mail; it must answer the first session's question, never be a prompt."""
-    threads = [t._replace(events=tuple(e._replace(record={**e.record, "tenant": tenant}) for e in t.events))
-               for t in _probe()]
+    threads = [t._replace(events=tuple(e._replace(record={**e.record, "tenant": tenant}) for e in t.events)) for t in _probe()]
     assert [[e.source.offset for e in t.events] for t in threads] == [[1], [2, 3]]
     stage = Stage(tmp_path)
     (_, first), (_, second) = stage.all(threads)
@@ -188,8 +224,17 @@ def test_without_a_history_a_window_that_starts_with_the_agent_pairs_nothing_inv
 
 def test_a_re_processed_window_yields_the_same_pairs_and_records(tmp_path):
     """After a crash the second window is processed again, when it, and even a later window, were recorded."""
-    threads = _probe() + _threads([_email(9, T0 + DAY, ANNA, "One more question about my invoice: can I get a "
-                                                            "copy of the refunded invoice for my records?", reply_to=2)])
+    threads = _probe() + _threads(
+        [
+            _email(
+                9,
+                T0 + DAY,
+                ANNA,
+                "One more question about my invoice: can I get a copy of the refunded invoice for my records?",
+                reply_to=2,
+            )
+        ]
+    )
     stage = Stage(tmp_path)
     results = stage.all(threads)
     second_thread, second = results[1]
@@ -199,17 +244,28 @@ def test_a_re_processed_window_yields_the_same_pairs_and_records(tmp_path):
     unit = next(_ToUnit("0.1.0").handle(second_thread._replace(pairs=tuple(again))))
     [record] = unit.records["CuratedPair"]
     assert record["pair_id"] == record_id([threads[0].events[0], threads[1].events[0]])
-    assert record["lineage"] == [{"topic": "events.email", "partition": 0, "offset": 1},
-                                 {"topic": "events.email", "partition": 0, "offset": 2}]
+    assert record["lineage"] == [
+        {"topic": "events.email", "partition": 0, "offset": 1},
+        {"topic": "events.email", "partition": 0, "offset": 2},
+    ]
     assert record["instruction"] == QUESTION and record["output"] == ANSWER
     stage.close()
 
 
 def test_a_ticket_answered_the_next_day_pairs_when_the_answer_arrives(tmp_path):
-    events = [_ticket(1, T0, "opened", "customer", "cust-1", QUESTION),
-              _ticket(2, T0 + 20 * MINUTE, "comment", "customer", "cust-1", "It is the Pro plan, the invoice is from the first of the month."),
-              _ticket(3, T0 + DAY, "resolved", "agent", "agent-007", ANSWER),
-              _ticket(4, T0 + DAY + 2 * HOUR, "closed", "system", "system", "Ticket closed automatically after the resolution.")]
+    events = [
+        _ticket(1, T0, "opened", "customer", "cust-1", QUESTION),
+        _ticket(
+            2,
+            T0 + 20 * MINUTE,
+            "comment",
+            "customer",
+            "cust-1",
+            "It is the Pro plan, the invoice is from the first of the month.",
+        ),
+        _ticket(3, T0 + DAY, "resolved", "agent", "agent-007", ANSWER),
+        _ticket(4, T0 + DAY + 2 * HOUR, "closed", "system", "system", "Ticket closed automatically after the resolution."),
+    ]
     threads = _threads(events)
     assert len(threads) == 3
     stage = Stage(tmp_path)
@@ -228,13 +284,17 @@ def test_a_ticket_answered_the_next_day_pairs_when_the_answer_arrives(tmp_path):
 
 
 def test_in_a_chat_a_bot_never_asks_or_answers(tmp_path):
-    bot_text = ("I am the virtual assistant: for a refund of a double charge on your subscription invoice, "
-                "an agent will check the payment and refund it within five days.")
-    events = [_chat(1, T0, "bot", "bot-acme", "Hi! I'm the Acme assistant. How can I help you today?"),
-              _chat(2, T0 + MINUTE, "customer", "cust-1", QUESTION),
-              _chat(3, T0 + 2 * MINUTE, "bot", "bot-acme", bot_text),
-              _chat(4, T0 + 50 * MINUTE, "agent", "agent-007", ANSWER),
-              _chat(5, T0 + 52 * MINUTE, "bot", "bot-acme", bot_text + " Was this helpful?")]
+    bot_text = (
+        "I am the virtual assistant: for a refund of a double charge on your subscription invoice, "
+        "an agent will check the payment and refund it within five days."
+    )
+    events = [
+        _chat(1, T0, "bot", "bot-acme", "Hi! I'm the Acme assistant. How can I help you today?"),
+        _chat(2, T0 + MINUTE, "customer", "cust-1", QUESTION),
+        _chat(3, T0 + 2 * MINUTE, "bot", "bot-acme", bot_text),
+        _chat(4, T0 + 50 * MINUTE, "agent", "agent-007", ANSWER),
+        _chat(5, T0 + 52 * MINUTE, "bot", "bot-acme", bot_text + " Was this helpful?"),
+    ]
     threads = _threads(events)
     assert len(threads) == 2
     stage = Stage(tmp_path)
@@ -245,13 +305,25 @@ def test_in_a_chat_a_bot_never_asks_or_answers(tmp_path):
 
 def test_a_chat_window_closes_its_answers_and_carries_unanswered_questions(tmp_path):
     """Answers are chosen within a window: a later window's wrap-up never re-answers an answered question."""
-    events = [_chat(1, T0, "customer", "cust-1", QUESTION),
-              _chat(2, T0 + MINUTE, "agent", "agent-007", ANSWER),
-              _chat(3, T0 + 2 * HOUR, "agent", "agent-007", "Just checking in: is there anything else I can help "
-                                                          "you with regarding the refund of your invoice payment?"),
-              _chat(4, T0 + 5 * HOUR, "customer", "cust-1", FOLLOW_UP),
-              _chat(5, T0 + 9 * HOUR, "agent", "agent-007", "Yes, your next subscription invoice will be charged "
-                                                          "normally, only once, on the first of next month.")]
+    events = [
+        _chat(1, T0, "customer", "cust-1", QUESTION),
+        _chat(2, T0 + MINUTE, "agent", "agent-007", ANSWER),
+        _chat(
+            3,
+            T0 + 2 * HOUR,
+            "agent",
+            "agent-007",
+            "Just checking in: is there anything else I can help you with regarding the refund of your invoice payment?",
+        ),
+        _chat(4, T0 + 5 * HOUR, "customer", "cust-1", FOLLOW_UP),
+        _chat(
+            5,
+            T0 + 9 * HOUR,
+            "agent",
+            "agent-007",
+            "Yes, your next subscription invoice will be charged normally, only once, on the first of next month.",
+        ),
+    ]
     stage = Stage(tmp_path)
     results = stage.all(_threads(events))
     assert [[_offsets(p) for p in ps] for _, ps in results] == [[([1], 2)], [], [], [([4], 5)]]
@@ -259,11 +331,15 @@ def test_a_chat_window_closes_its_answers_and_carries_unanswered_questions(tmp_p
 
 
 def test_an_email_customer_who_writes_twice_before_the_answer_asks_with_both(tmp_path):
-    events = [_email(1, T0, ANNA, QUESTION),
-              _email(2, T0 + 2 * HOUR, ANNA, "Any update? The second payment is still on my card statement today.", reply_to=1),
-              _email(3, T0 + 2 * DAY, "support@acme.com", ANSWER, reply_to=2, to=[ANNA])]
-    for name, evs in (("one window", [e._replace(event_time_ms=T0 + i * MINUTE) for i, e in enumerate(events)]),
-                      ("three windows", events)):
+    events = [
+        _email(1, T0, ANNA, QUESTION),
+        _email(2, T0 + 2 * HOUR, ANNA, "Any update? The second payment is still on my card statement today.", reply_to=1),
+        _email(3, T0 + 2 * DAY, "support@acme.com", ANSWER, reply_to=2, to=[ANNA]),
+    ]
+    for name, evs in (
+        ("one window", [e._replace(event_time_ms=T0 + i * MINUTE) for i, e in enumerate(events)]),
+        ("three windows", events),
+    ):
         stage = Stage(tmp_path / name.replace(" ", "-"))
         pairs = [p for _, ps in stage.all(_threads(evs)) for p in ps]
         assert [_offsets(p) for p in pairs] == [([1, 2], 3)], name
@@ -273,14 +349,27 @@ def test_an_email_customer_who_writes_twice_before_the_answer_asks_with_both(tmp
 def test_email_roles_come_from_the_senders_not_from_who_wrote_first(tmp_path):
     """Agent-initiated thread: the agent writes first, the customer asks, the agent answers. noreply is the
     system's, and its acknowledgement never answers. Duplicates and auto-replies stay unusable from the history."""
-    events = [_email(1, T0, AGENT, "Hello Anna, your subscription renews next week; reply if you have any question "
-                                   "about the new invoice.", to=[ANNA]),
-              _email(2, T0 + DAY, ANNA, QUESTION, reply_to=1, to=[AGENT]),
-              _email(3, T0 + DAY + MINUTE, "noreply@acme.com", "Your request about the invoice and the refund of the "
-                                                              "second payment is in our queue, reference CS-1.", reply_to=2, to=[ANNA]),
-              _email(4, T0 + 3 * DAY, ANNA, "I am out of the office until Monday.", reply_to=1, to=[AGENT]),
-              _email(5, T0 + 4 * DAY, ANNA, QUESTION + " (sent again)", reply_to=1, to=[AGENT], dup="doc-2"),
-              _email(6, T0 + 6 * DAY, AGENT, ANSWER, reply_to=2, to=[ANNA])]
+    events = [
+        _email(
+            1,
+            T0,
+            AGENT,
+            "Hello Anna, your subscription renews next week; reply if you have any question about the new invoice.",
+            to=[ANNA],
+        ),
+        _email(2, T0 + DAY, ANNA, QUESTION, reply_to=1, to=[AGENT]),
+        _email(
+            3,
+            T0 + DAY + MINUTE,
+            "noreply@acme.com",
+            "Your request about the invoice and the refund of the second payment is in our queue, reference CS-1.",
+            reply_to=2,
+            to=[ANNA],
+        ),
+        _email(4, T0 + 3 * DAY, ANNA, "I am out of the office until Monday.", reply_to=1, to=[AGENT]),
+        _email(5, T0 + 4 * DAY, ANNA, QUESTION + " (sent again)", reply_to=1, to=[AGENT], dup="doc-2"),
+        _email(6, T0 + 6 * DAY, AGENT, ANSWER, reply_to=2, to=[ANNA]),
+    ]
     stage = Stage(tmp_path)
     pairs = [p for _, ps in stage.all(_threads(events)) for p in ps]
     assert [_offsets(p) for p in pairs] == [([2], 6)]
@@ -291,13 +380,20 @@ def test_the_in_reply_to_chain_places_a_tenant_not_configured(tmp_path):
     """globex is not in support_senders: the thread's first mail is the customer's; a reply to her is the
     agent's; her mail from a second address to the same recipients stays hers."""
     extractor = PairExtractor(PairsConfig())
-    events = [_email(1, T0, "bob@customer.example", QUESTION, to=["help@globex.example"], tenant="globex"),
-              _email(2, T0 + MINUTE, "bob.mobile@customer.example", "Also: the refund should go to my card please.",
-                     reply_to=1, to=["help@globex.example"], tenant="globex"),
-              _email(3, T0 + 2 * MINUTE, "kim@globex.example", ANSWER, reply_to=2,
-                     to=["bob.mobile@customer.example"], tenant="globex"),
-              _email(4, T0 + 3 * MINUTE, "bob@customer.example", FOLLOW_UP, reply_to=3,
-                     to=["kim@globex.example"], tenant="globex")]
+    events = [
+        _email(1, T0, "bob@customer.example", QUESTION, to=["help@globex.example"], tenant="globex"),
+        _email(
+            2,
+            T0 + MINUTE,
+            "bob.mobile@customer.example",
+            "Also: the refund should go to my card please.",
+            reply_to=1,
+            to=["help@globex.example"],
+            tenant="globex",
+        ),
+        _email(3, T0 + 2 * MINUTE, "kim@globex.example", ANSWER, reply_to=2, to=["bob.mobile@customer.example"], tenant="globex"),
+        _email(4, T0 + 3 * MINUTE, "bob@customer.example", FOLLOW_UP, reply_to=3, to=["kim@globex.example"], tenant="globex"),
+    ]
     thread = Thread("email:th-1", T0, T0 + GAP_MS, tuple(events))
     assert extractor.roles(list(events)) == ["customer", "customer", "agent", "customer"]
     assert [_offsets(p) for p in extractor.extract(thread)] == [([1, 2], 3)]
@@ -323,10 +419,13 @@ def test_the_stage_runs_in_beam_with_its_history(tmp_path):
                 f.write(json.dumps(_offsets(p)) + "\n")
 
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        paired = (p | beam.Create(list(reversed(_probe())))
-                  | beam.Map(lambda t: window.TimestampedValue(t, t.end_ms / 1000))
-                  | InCanonicalOrder()
-                  | ExtractPairs(PairsConfig(), str(dataset)))
+        paired = (
+            p
+            | beam.Create(list(reversed(_probe())))
+            | beam.Map(lambda t: window.TimestampedValue(t, t.end_ms / 1000))
+            | InCanonicalOrder()
+            | ExtractPairs(PairsConfig(), str(dataset))
+        )
         paired.threads | beam.Map(write)
     assert [json.loads(line) for line in out.read_text().splitlines()] == [[[1], 2]]
     assert len(ThreadHistory(history_dir(dataset))) == 3

@@ -45,9 +45,15 @@ class Traffic:
     def __init__(self, home: Path, broker: KafkaBroker, truth: list[dict]):
         self.home, self.broker, self.truth = home, broker, truth
         self.config_path = home / "loopline.yaml"
-        self.config_path.write_text(yaml.safe_dump({"home": str(home), "kafka": {
-            "port": broker.config.port, "controller_port": broker.config.controller_port},
-            "pipeline": {"follow": {"metrics_port": 0}}}))  # any free port: runs may overlap a user's
+        self.config_path.write_text(
+            yaml.safe_dump(
+                {
+                    "home": str(home),
+                    "kafka": {"port": broker.config.port, "controller_port": broker.config.controller_port},
+                    "pipeline": {"follow": {"metrics_port": 0}},
+                }
+            )
+        )  # any free port: runs may overlap a user's
         self.cfg = LooplineConfig(home=home, kafka=broker.config)
         self.values = self._values()
 
@@ -76,8 +82,15 @@ class Traffic:
 def traffic(tmp_path_factory, cache_dir) -> Traffic:
     home = tmp_path_factory.mktemp("pipeline")
     with running_broker(home / "kafka", cache_dir) as broker:
-        simulate(broker.config, rate=1e9, duration=EVENTS / 1e9, seed=5, start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-                 truth_path=home / "truth.jsonl", show_progress=False)
+        simulate(
+            broker.config,
+            rate=1e9,
+            duration=EVENTS / 1e9,
+            seed=5,
+            start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
+            truth_path=home / "truth.jsonl",
+            show_progress=False,
+        )
         truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
         yield Traffic(home, broker, truth)
 
@@ -119,12 +132,22 @@ def expected(traffic: Traffic) -> dict:
     for t in valid:
         if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late:
             r = json.loads(traffic.values[coord(t)])
-            ids = {r.get("sender_id"), r.get("author_id"), r.get("author_email"), r.get("from_address"),
-                   *r.get("to_addresses", [])}
+            ids = {
+                r.get("sender_id"),
+                r.get("author_id"),
+                r.get("author_email"),
+                r.get("from_address"),
+                *r.get("to_addresses", []),
+            }
             participants[(t["kind"], t["thread_id"])] |= ids - {None}
     forgotten_threads = {k for k, ids in participants.items() if ids & deleted}
-    messages = {coord(t): t for t in valid if t["kind"] in ("chat", "email", "ticket") and coord(t) not in too_late
-                and (t["kind"], t["thread_id"]) not in forgotten_threads}
+    messages = {
+        coord(t): t
+        for t in valid
+        if t["kind"] in ("chat", "email", "ticket")
+        and coord(t) not in too_late
+        and (t["kind"], t["thread_id"]) not in forgotten_threads
+    }
     admitted_ids = {t["id"] for t in valid if coord(t) not in too_late}
     # a duplicate whose original never made it in (late) is a first occurrence
     duplicates = {c for c, t in messages.items() if t["duplicate_of"] is not None and t["duplicate_of"] in admitted_ids}
@@ -134,7 +157,7 @@ def expected(traffic: Traffic) -> dict:
 
 
 def lineage_counts(store: CuratedStore, kind: str) -> Counter:
-    return Counter((l["topic"], l["partition"], l["offset"]) for r in store.read(kind) for l in r["lineage"])
+    return Counter((ref["topic"], ref["partition"], ref["offset"]) for r in store.read(kind) for ref in r["lineage"])
 
 
 def all_records(store: CuratedStore) -> dict[str, list[dict]]:
@@ -223,9 +246,11 @@ def test_bounded_run_stores_every_expected_record_once_and_dead_letters_the_rest
 def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic, live):
     exp = expected(traffic)
     store = traffic.store("live")
-    corpus = "\n".join([r["text"] for r in store.read("CuratedDocument")]
-                       + [f"{r['instruction']}\n{r['output']}" for r in store.read("CuratedPair")]
-                       + [f"{r['prompt']}\n{r['response']}\n{r['comment'] or ''}" for r in store.read("FeedbackExample")])
+    corpus = "\n".join(
+        [r["text"] for r in store.read("CuratedDocument")]
+        + [f"{r['instruction']}\n{r['output']}" for r in store.read("CuratedPair")]
+        + [f"{r['prompt']}\n{r['response']}\n{r['comment'] or ''}" for r in store.read("FeedbackExample")]
+    )
     values = defaultdict(set)
     for t in traffic.truth:
         for p in t["pii"]:
@@ -238,8 +263,8 @@ def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic, li
 
     total = masked = 0
     for r in store.read("CuratedDocument"):
-        [l] = r["lineage"]
-        truth = exp["messages"][(l["topic"], l["partition"], l["offset"])]
+        [ref] = r["lineage"]
+        truth = exp["messages"][(ref["topic"], ref["partition"], ref["offset"])]
         for name in {p["value"] for p in truth["pii"] if p["type"] == "PERSON"}:
             pattern = re.compile(rf"\b{re.escape(name)}\b")
             if pattern.search(truth["expected_clean"] or ""):
@@ -251,9 +276,12 @@ def test_curated_store_holds_no_raw_structured_pii_and_masks_persons(traffic, li
     assert pairs and {p["task"] for p in pairs} >= {"billing", "technical", "account", "shipping"}
     # roles from the ground truth, not from the production rule: prompts are the customer's, answers the agent's
     role = {coord(t): t["role"] for t in traffic.truth}
-    inverted = [p["pair_id"] for p in pairs
-                if any(role[(l["topic"], l["partition"], l["offset"])] != "customer" for l in p["lineage"][:-1])
-                or role[tuple(p["lineage"][-1][k] for k in ("topic", "partition", "offset"))] != "agent"]
+    inverted = [
+        p["pair_id"]
+        for p in pairs
+        if any(role[(ref["topic"], ref["partition"], ref["offset"])] != "customer" for ref in p["lineage"][:-1])
+        or role[tuple(p["lineage"][-1][k] for k in ("topic", "partition", "offset"))] != "agent"
+    ]
     times = defaultdict(list)
     for t in traffic.truth:
         if t["thread_id"] and not t["malformed"]:
@@ -287,13 +315,30 @@ def test_sigkill_at_random_points_then_restart_stores_everything_exactly_once(tr
     """Kill the follow pipeline (and its Prism runner) at three random points of its progress, restart each time."""
     exp = expected(traffic)
     store = traffic.store("crashy")
-    cmd = [sys.executable, "-m", "loopline.cli", "run", "--follow", "--idle-stop", "4", "--dataset", "crashy",
-           "--config", str(traffic.config_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "loopline.cli",
+        "run",
+        "--follow",
+        "--idle-stop",
+        "4",
+        "--dataset",
+        "crashy",
+        "--config",
+        str(traffic.config_path),
+    ]
     rng = random.Random(1234)
     kills = []
     for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(3)):
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=open(traffic.home / "crashy.log", "a"), stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=open(traffic.home / "crashy.log", "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         deadline = time.monotonic() + 120
         while accounted_total(store) < fraction * EVENTS and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -330,8 +375,10 @@ def test_admission_does_not_depend_on_batch_boundaries_when_kafka_timestamps_go_
         execute(cfg, plan(cfg, dataset=name, follow=False), "fnapi", curation=beam.Map(lambda thread: thread))
         store = traffic.store(name)
         assert accounted_total(store) == sum(end_offsets(traffic.broker).values())
-        datasets[batch_size] = (all_records(store), dict(next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root)
-                                                              if d["name"] == name)["dead_letters"]))
+        datasets[batch_size] = (
+            all_records(store),
+            dict(next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root) if d["name"] == name)["dead_letters"]),
+        )
     assert datasets[1] == datasets[7] == datasets[2000]
     exp = expected(traffic)
     assert datasets[1][1] == dict(Counter(exp["dead"].values())), "dead letters are exactly the malformed and too-late events"
@@ -343,15 +390,21 @@ def test_deletion_event_removes_the_subject_from_store_files_and_replays(traffic
     doc = next(r for r in store.read("CuratedDocument") if r["source_kind"] == "ticket")
     record = json.loads(traffic.values[(doc["lineage"][0]["topic"], doc["lineage"][0]["partition"], doc["lineage"][0]["offset"])])
     subject = record["author_id"] if record.get("author_id", "").startswith("cust") else None
-    subject = subject or next(json.loads(traffic.values[(l["topic"], l["partition"], l["offset"])])["author_id"]
-                              for r in store.read("CuratedDocument") if r["window"]["key"] == doc["window"]["key"]
-                              for l in r["lineage"])
+    subject = subject or next(
+        json.loads(traffic.values[(ref["topic"], ref["partition"], ref["offset"])])["author_id"]
+        for r in store.read("CuratedDocument")
+        if r["window"]["key"] == doc["window"]["key"]
+        for ref in r["lineage"]
+    )
     h = subject_hash(subject)
     assert any(h in r["subject_hashes"] for r in store.read("CuratedDocument"))
 
     prod = Producer({"bootstrap.servers": traffic.broker.config.bootstrap, "acks": "all"})
-    prod.produce("events.deletion", key=subject.encode(),
-                 value=json.dumps({"subject_id": subject, "event_time": int(time.time() * 1000)}).encode())
+    prod.produce(
+        "events.deletion",
+        key=subject.encode(),
+        value=json.dumps({"subject_id": subject, "event_time": int(time.time() * 1000)}).encode(),
+    )
     assert prod.flush(10) == 0
     traffic.cli("run", "--until-now")
 

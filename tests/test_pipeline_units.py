@@ -39,10 +39,16 @@ def test_a_stage_that_raises_dead_letters_that_element_and_goes_on(tmp_path):
     recs = [KafkaRecord("events.chat", 0, i, 0, None, b"x") for i in range(4)]
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
         out = p | beam.Create(recs) | beam.ParDo(_Fragile()).with_outputs(DEAD, main="ok")
-        out.ok | "OkList" >> beam.combiners.ToList() | "OkW" >> beam.Map(
-            lambda xs: (tmp_path / "ok.json").write_text(json.dumps(sorted(xs))))
-        out[DEAD] | "DlList" >> beam.combiners.ToList() | "DlW" >> beam.Map(
-            lambda xs: (tmp_path / "dead.bin").write_bytes(b"".join(deadletter.encode(d) for d in xs)))
+        (
+            out.ok
+            | "OkList" >> beam.combiners.ToList()
+            | "OkW" >> beam.Map(lambda xs: (tmp_path / "ok.json").write_text(json.dumps(sorted(xs))))
+        )
+        (
+            out[DEAD]
+            | "DlList" >> beam.combiners.ToList()
+            | "DlW" >> beam.Map(lambda xs: (tmp_path / "dead.bin").write_bytes(b"".join(deadletter.encode(d) for d in xs)))
+        )
     assert json.loads((tmp_path / "ok.json").read_text()) == [0, 1, 3]
     published = (tmp_path / "dead.bin").read_bytes()  # the bytes PublishDeadLetters sends to the topic
     letter = deadletter.decode(published)
@@ -76,8 +82,9 @@ def test_java_kafka_rows_map_to_kafka_records():
 
 
 def test_java_source_refuses_bounded_runs():
-    read = ReadKafka("127.0.0.1:1", [PartitionSlice("events.chat", 0, 0, 10)], SourceConfig(implementation="beam-java"),
-                     WindowConfig(), "live")
+    read = ReadKafka(
+        "127.0.0.1:1", [PartitionSlice("events.chat", 0, 0, 10)], SourceConfig(implementation="beam-java"), WindowConfig(), "live"
+    )
     with pytest.raises(ValueError, match="unbounded only"):
         read._java(follow=False)
 
@@ -91,8 +98,11 @@ def test_threads_are_released_in_window_end_then_key_order(tmp_path):
     threads = [Thread(f"chat:{k}", 0, end, ()) for k, end in [("b", 3000), ("a", 3000), ("c", 1000), ("d", 2000)]]
     out = tmp_path / "order.jsonl"
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        (p | beam.Create(threads)
-         | beam.Map(lambda t: window.TimestampedValue(t, t.end_ms / 1000))
-         | InCanonicalOrder()
-         | beam.Map(lambda t: open(out, "a").write(t.key + "\n")))
+        (
+            p
+            | beam.Create(threads)
+            | beam.Map(lambda t: window.TimestampedValue(t, t.end_ms / 1000))
+            | InCanonicalOrder()
+            | beam.Map(lambda t: open(out, "a").write(t.key + "\n"))
+        )
     assert out.read_text().split() == ["chat:c", "chat:d", "chat:a", "chat:b"]

@@ -71,8 +71,7 @@ def _leaks(text: str, truth: list[dict]) -> list[str]:
         if p["type"] not in STRUCTURED:
             continue
         value, digits = p["value"].lower(), re.sub(r"\D", "", p["value"])
-        if value in low or re.sub(r"\s", "", value) in compact or \
-                (len(digits) >= 6 and any(digits in r for r in digit_runs)):
+        if value in low or re.sub(r"\s", "", value) in compact or (len(digits) >= 6 and any(digits in r for r in digit_runs)):
             found.append(p["type"])
     return found
 
@@ -83,10 +82,10 @@ def _recall(items, results) -> dict[str, tuple[int, int]]:
     for (text, truth, _), r in zip(items, results):
         masked = [False] * len(text)
         for e in r.entities:
-            masked[e["start"]:e["end"]] = [True] * (e["end"] - e["start"])
+            masked[e["start"] : e["end"]] = [True] * (e["end"] - e["start"])
         for p in truth:
             total[p["type"]] += 1
-            hit[p["type"]] += all(masked[p["start"]:p["end"]])
+            hit[p["type"]] += all(masked[p["start"] : p["end"]])
     return {t: (hit[t], total[t]) for t in sorted(total)}
 
 
@@ -96,7 +95,7 @@ def test_no_structured_pii_leaks_and_recall_per_type(plain):
     assert sum(len(_leaks(t, truth)) for t, truth, _ in items) > 100  # the check sees PII in the raw text
     leaks = collections.Counter(k for (_, truth, _), r in zip(items, results) for k in _leaks(r.text, truth))
     recall = _recall(items, results)
-    print("\nrecall per type (plain text, %d texts):" % len(items))
+    print(f"\nrecall per type (plain text, {len(items)} texts):")
     for t, (hit, total) in recall.items():
         print(f"  {t:15s} {hit:5d}/{total:<5d} {hit / total:.3f}")
     assert not leaks, f"structured PII leaked: {dict(leaks)}"
@@ -119,7 +118,7 @@ def test_entities_are_sorted_disjoint_input_offsets_and_the_output_is_the_input_
         pos, rebuilt, placeholders = 0, [], iter(m.group() for m in PLACEHOLDER.finditer(r.text))
         for e in r.entities:
             assert pos <= e["start"] < e["end"] <= len(text)
-            rebuilt += [text[pos:e["start"]], next(placeholders)]
+            rebuilt += [text[pos : e["start"]], next(placeholders)]
             pos = e["end"]
         assert "".join(rebuilt) + text[pos:] == r.text
         assert r.counts == dict(collections.Counter(e["type"] for e in r.entities))
@@ -128,14 +127,17 @@ def test_entities_are_sorted_disjoint_input_offsets_and_the_output_is_the_input_
 def test_detected_spans_are_exactly_the_values(scrub):
     text = "Call Anna Smith on +44 20 7946 0958 or write to anna.smith@example.com (card 4111 1111 1111 1111)."
     [r] = scrub.scrub_batch([text], ["c"])
-    spans = {text[e["start"]:e["end"]]: e["type"] for e in r.entities}
-    assert spans == {"Anna Smith": "PERSON", "+44 20 7946 0958": "PHONE_NUMBER",
-                     "anna.smith@example.com": "EMAIL_ADDRESS", "4111 1111 1111 1111": "CREDIT_CARD"}
+    spans = {text[e["start"] : e["end"]]: e["type"] for e in r.entities}
+    assert spans == {
+        "Anna Smith": "PERSON",
+        "+44 20 7946 0958": "PHONE_NUMBER",
+        "anna.smith@example.com": "EMAIL_ADDRESS",
+        "4111 1111 1111 1111": "CREDIT_CARD",
+    }
 
 
 def test_texts_longer_than_spacy_takes_are_scrubbed_in_pieces_with_input_offsets(scrub, monkeypatch):
-    lines = [f"Ticket {i}: please call Anna Smith on +44 20 7946 0958 or mail anna.smith@example.com. Thanks!"
-             for i in range(40)]
+    lines = [f"Ticket {i}: please call Anna Smith on +44 20 7946 0958 or mail anna.smith@example.com. Thanks!" for i in range(40)]
     text = "\n".join(lines) + "\n" + "x" * 700 + " Bob Jones wrote from bob@example.com"  # one run without a cut
     [whole] = scrub.scrub_batch([text], ["c"])
     monkeypatch.setattr(scrub, "max_chars", 500)  # spaCy's nlp.max_length (E088) as if it were 500
@@ -143,9 +145,13 @@ def test_texts_longer_than_spacy_takes_are_scrubbed_in_pieces_with_input_offsets
     monkeypatch.setattr(nlp, "max_length", 500)  # a piece over the limit would raise
     [pieces] = scrub.scrub_batch([text], ["c"])
     assert pieces.text == whole.text and pieces.entities == whole.entities
-    assert {text[e["start"]:e["end"]] for e in pieces.entities} >= {"Anna Smith", "+44 20 7946 0958",
-                                                                   "anna.smith@example.com", "bob@example.com"}
-    assert pieces.counts["PHONE_NUMBER"] == 40 and "Bob Jones" in {text[e["start"]:e["end"]] for e in pieces.entities}
+    assert {text[e["start"] : e["end"]] for e in pieces.entities} >= {
+        "Anna Smith",
+        "+44 20 7946 0958",
+        "anna.smith@example.com",
+        "bob@example.com",
+    }
+    assert pieces.counts["PHONE_NUMBER"] == 40 and "Bob Jones" in {text[e["start"] : e["end"]] for e in pieces.entities}
 
 
 def test_a_message_with_a_lone_surrogate_is_dead_lettered_alone_and_its_thread_goes_on():
@@ -164,10 +170,12 @@ def test_a_message_with_a_lone_surrogate_is_dead_lettered_alone_and_its_thread_g
 
 
 def test_placeholders_are_per_context_and_numbered_by_first_appearance(scrub):
-    texts = ["Hi Anna Smith, is anna@example.com still your address?",
-             "Anna here. Yes, anna@example.com. Bob Jones has the other one, bob@example.com.",
-             "Regards,\nAnna",
-             "Dear Bob Jones, please mail bob@example.com."]
+    texts = [
+        "Hi Anna Smith, is anna@example.com still your address?",
+        "Anna here. Yes, anna@example.com. Bob Jones has the other one, bob@example.com.",
+        "Regards,\nAnna",
+        "Dear Bob Jones, please mail bob@example.com.",
+    ]
     r = scrub.scrub_batch(texts, ["t1", "t1", "t1", "t2"])
     assert r[0].text == "Hi <PERSON_1>, is <EMAIL_ADDRESS_1> still your address?"
     assert r[1].text == "<PERSON_1> here. Yes, <EMAIL_ADDRESS_1>. <PERSON_2> has the other one, <EMAIL_ADDRESS_2>."
@@ -176,8 +184,8 @@ def test_placeholders_are_per_context_and_numbered_by_first_appearance(scrub):
 
 
 def test_same_value_same_placeholder_within_a_simulated_thread(plain):
-    seen: dict[tuple[str, str], set[str]] = collections.defaultdict(set)   # (context, truth value) -> placeholders
-    for (text, truth, context), r in zip(*plain):
+    seen: dict[tuple[str, str], set[str]] = collections.defaultdict(set)  # (context, truth value) -> placeholders
+    for (_, truth, context), r in zip(*plain):
         names = [m.group() for m in PLACEHOLDER.finditer(r.text)]
         for p in truth:
             for e, name in zip(r.entities, names):
@@ -196,12 +204,14 @@ def _filtered(lines: list[str], config: ScrubConfig) -> list[dict]:
 
 
 def test_filter_lines_keeps_order_reports_bad_lines_and_goes_on(scrub):
-    lines = [json.dumps({"id": 1, "text": "Mail anna@example.com please"}),
-             '{"id": 2, "text": "call +1 415 555 0123',   # truncated JSON with PII in it
-             "",
-             json.dumps(["not", "an", "object"]),
-             json.dumps({"id": "x", "text": None}),
-             json.dumps({"id": 5, "text": "Regards,\nAnna Smith"})]
+    lines = [
+        json.dumps({"id": 1, "text": "Mail anna@example.com please"}),
+        '{"id": 2, "text": "call +1 415 555 0123',  # truncated JSON with PII in it
+        "",
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"id": "x", "text": None}),
+        json.dumps({"id": 5, "text": "Regards,\nAnna Smith"}),
+    ]
     out = _filtered(lines, ScrubConfig(batch_size=1))
     assert [o.get("id") for o in out] == [1, None, None, "x", 5]
     assert out[0]["text"] == "Mail <EMAIL_ADDRESS_1> please"
@@ -215,8 +225,9 @@ def test_nothing_logged_carries_pii(sim, scrub, caplog):
     items = _items(sim[:80], PLAIN_FIELDS)
     with caplog.at_level(logging.DEBUG):
         scrub.scrub_batch([t for t, _, _ in items], [c for _, _, c in items])
-        _filtered([json.dumps({"id": i, "text": t}) for i, (t, _, _) in enumerate(items)] + ["{bad " + items[0][0]],
-                  ScrubConfig())
+        _filtered(
+            [json.dumps({"id": i, "text": t}) for i, (t, _, _) in enumerate(items)] + ["{bad " + items[0][0]], ScrubConfig()
+        )
     values = {p["value"] for _, truth, _ in items for p in truth}
     assert values and not [v for v in values if v in caplog.text]
 
@@ -239,31 +250,38 @@ def test_scrub_threads_masks_messages_and_feedback_and_dead_letters_a_broken_thr
     p = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
     out = p | beam.Create(threads) | ScrubThreads(ScrubConfig(batch_size=16))
     for tag, name in (("threads", "t"), (DEAD, "d")):
-        (out[tag] | f"List{name}" >> beam.combiners.ToList()
-         | f"Write{name}" >> beam.Map(lambda xs, f=tmp_path / f"{name}.pkl": f.write_bytes(pickle.dumps(xs))))
+        (
+            out[tag]
+            | f"List{name}" >> beam.combiners.ToList()
+            | f"Write{name}" >> beam.Map(lambda xs, f=tmp_path / f"{name}.pkl": f.write_bytes(pickle.dumps(xs)))
+        )
     result = p.run()
     result.wait_until_finish()
 
     scrubbed = pickle.loads((tmp_path / "t.pkl").read_bytes())
     dead = pickle.loads((tmp_path / "d.pkl").read_bytes())
-    assert {(d["stage"], d["reason"], d["offset"]) for d in dead} == {("scrub", "stage_error", e.source.offset)
-                                                                       for e in broken.events}
+    assert {(d["stage"], d["reason"], d["offset"]) for d in dead} == {
+        ("scrub", "stage_error", e.source.offset) for e in broken.events
+    }
     assert sorted(t.key for t in scrubbed) == sorted(t.key for t in threads if t is not broken)
     truth = {tr["seq"]: tr for _, _, tr in sim}
     kinds = collections.Counter()
     for thread in scrubbed:
         for e in thread.events:
             pii = truth[e.source.offset]["pii"]
-            fields = [e.record[f] for f in ("prompt", "response", "comment") if e.record.get(f)] if e.kind == "feedback" \
-                else [e.text]
+            fields = (
+                [e.record[f] for f in ("prompt", "response", "comment") if e.record.get(f)] if e.kind == "feedback" else [e.text]
+            )
             assert not [k for text in fields for k in _leaks(text, pii)]
             assert bool(e.pii_counts) == bool(PLACEHOLDER.search(" ".join(fields)))
             kinds[e.kind] += bool(e.pii_counts)
     assert kinds["feedback"] and kinds["chat"] and kinds["email"]
 
-    counters = {c.key.metric.name: c.committed for c in
-                result.metrics().query(MetricsFilter().with_namespace("loopline"))["counters"]}
+    counters = {
+        c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter().with_namespace("loopline"))["counters"]
+    }
     assert counters["scrub.messages"] == sum(len(t.events) for t in scrubbed)
-    assert counters["scrub.entities.EMAIL_ADDRESS"] == sum(dict(e.pii_counts).get("EMAIL_ADDRESS", 0)
-                                                            for t in scrubbed for e in t.events)
+    assert counters["scrub.entities.EMAIL_ADDRESS"] == sum(
+        dict(e.pii_counts).get("EMAIL_ADDRESS", 0) for t in scrubbed for e in t.events
+    )
     assert counters["scrub.errors"] == 1

@@ -15,18 +15,34 @@ from loopline.simulator.generate import SimConfig
 
 
 def _end_offsets(kafka, consumer) -> dict[tuple[str, int], int]:
-    return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-            for t in catalog.topics() for p in range(kafka.config.partitions)}
+    return {
+        (t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+        for t in catalog.topics()
+        for p in range(kafka.config.partitions)
+    }
 
 
 def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, tmp_path):
-    consumer = Consumer({"bootstrap.servers": kafka.config.bootstrap, "group.id": "sim-check",
-                         "enable.auto.commit": False})
+    consumer = Consumer({"bootstrap.servers": kafka.config.bootstrap, "group.id": "sim-check", "enable.auto.commit": False})
     before = _end_offsets(kafka, consumer)
     truth_path = tmp_path / "truth.jsonl"
 
-    result = CliRunner().invoke(app, ["simulate", "--config", str(loopline_config), "--rate", "2500",
-                                      "--duration", "4", "--seed", "11", "--truth", str(truth_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--config",
+            str(loopline_config),
+            "--rate",
+            "2500",
+            "--duration",
+            "4",
+            "--seed",
+            "11",
+            "--truth",
+            str(truth_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     truth = [json.loads(line) for line in truth_path.read_text().splitlines()]
     assert len(truth) == 10_000
@@ -56,7 +72,7 @@ def test_simulate_10k_events_ground_truth_matches_kafka(kafka, loopline_config, 
         record = json.loads(value)
         schemas.validate(catalog.by_topic(t["topic"]).schema, record)
         for pii in t["pii"]:
-            assert record[pii["field"]][pii["start"]:pii["end"]] == pii["value"]
+            assert record[pii["field"]][pii["start"] : pii["end"]] == pii["value"]
 
     # The traffic has what later stages are measured on.
     malformed = Counter(t["malformed"] for t in truth if t["malformed"])

@@ -17,22 +17,52 @@ from loopline.simulator.generate import SimConfig, generate
 from loopline.simulator.stream import TrafficStream
 
 START = 1_767_600_000_000  # 2026-01-05T08:00:00Z
-TRUTH_KEYS = {"seq", "topic", "kind", "malformed", "id", "thread_id", "role", "event_time", "arrival_time", "delay_ms",
-              "late", "true_arrival_time", "producer", "clock_skew_ms", "task", "subject_ids", "pii", "duplicate_of",
-              "duplicate_kind", "variation", "auto_reply", "mojibake", "expected_clean", "answers", "person",
-              "person_ids", "deletion_subject", "deletion_person", "deletion_person_ids"}
-HOUR, SESSION_GAP = 3_600_000, 2_400_000   # the pipeline's default window.session_gap_s is 2400
+TRUTH_KEYS = {
+    "seq",
+    "topic",
+    "kind",
+    "malformed",
+    "id",
+    "thread_id",
+    "role",
+    "event_time",
+    "arrival_time",
+    "delay_ms",
+    "late",
+    "true_arrival_time",
+    "producer",
+    "clock_skew_ms",
+    "task",
+    "subject_ids",
+    "pii",
+    "duplicate_of",
+    "duplicate_kind",
+    "variation",
+    "auto_reply",
+    "mojibake",
+    "expected_clean",
+    "answers",
+    "person",
+    "person_ids",
+    "deletion_subject",
+    "deletion_person",
+    "deletion_person_ids",
+}
+HOUR, SESSION_GAP = 3_600_000, 2_400_000  # the pipeline's default window.session_gap_s is 2400
 MALFORMED = {"invalid_json", "schema_mismatch", "invalid_utf8", "oversized"}
-TEXT_FIELDS = {"events.chat": ["text"], "events.ticket": ["text"],
-               "events.email": ["subject", "body_text", "body_html"],
-               "events.feedback": ["prompt", "response", "comment"]}
+TEXT_FIELDS = {
+    "events.chat": ["text"],
+    "events.ticket": ["text"],
+    "events.email": ["subject", "body_text", "body_html"],
+    "events.feedback": ["prompt", "response", "comment"],
+}
 # Structured PII any careful reader would flag; every match must lie inside a listed span.
 PII_PATTERNS = [
-    re.compile(r"(?<!mid:)(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),                  # email (not a cite="mid:...")
-    re.compile(r"(?<![\w-])(?:\d[ -]?){13,18}\d(?![\w-])"),                             # card-like digit runs
-    re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b"),         # IBAN
-    re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),                                               # SSN
-    re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),                                         # IPv4
+    re.compile(r"(?<!mid:)(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # email (not a cite="mid:...")
+    re.compile(r"(?<![\w-])(?:\d[ -]?){13,18}\d(?![\w-])"),  # card-like digit runs
+    re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b"),  # IBAN
+    re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # SSN
+    re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),  # IPv4
     re.compile(r"\b(?:ORD-\d{4}-\d{6}|ACC-\d{8})\b", re.I),
     re.compile(r"\b[\w-]+\.corp\.[\w-]+\.internal\b", re.I),
     re.compile(r"\b(?:sk_live_\w+|AKIA[A-Z2-7]{16}|ghp_\w+|xoxb-[\w-]+)", re.I),
@@ -52,7 +82,7 @@ def records(events):
 
 def _shingles(text: str) -> set:
     words = re.findall(r"\w+", text.lower())
-    return {tuple(words[i:i + 5]) for i in range(max(len(words) - 4, 1))}
+    return {tuple(words[i : i + 5]) for i in range(max(len(words) - 4, 1))}
 
 
 def _jaccard(a: str, b: str) -> float:
@@ -79,9 +109,11 @@ def _occurrences(text: str, value: str):
 
 # --------------------------------------------------------------------------- stream shape
 
+
 def test_same_seed_gives_identical_bytes_and_truth():
     def run(seed):
         return [(e.topic, e.key, e.value, json.dumps(e.truth, sort_keys=True)) for e in generate(seed, 1500, START)]
+
     first = run(5)
     assert first == run(5)
     assert first != run(6)
@@ -209,6 +241,7 @@ def test_topic_mix(events):
 
 # --------------------------------------------------------------------------- payloads
 
+
 def test_well_formed_values_validate_and_match_their_truth(events, records):
     for e in events:
         t = e.truth
@@ -260,14 +293,27 @@ def _decodes_and_validates(topic: str, value: bytes) -> bool:
 
 # --------------------------------------------------------------------------- PII
 
+
 def test_pii_spans_are_exact(events, records):
     types = Counter()
     for e in events:
         for p in e.truth["pii"]:
-            assert records[e.truth["seq"]][p["field"]][p["start"]:p["end"]] == p["value"]
+            assert records[e.truth["seq"]][p["field"]][p["start"] : p["end"]] == p["value"]
             types[p["type"]] += 1
-    assert set(types) == {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-                          "IP_ADDRESS", "STREET_ADDRESS", "ACCOUNT_NUMBER", "ORDER_NUMBER", "HOSTNAME", "API_KEY"}
+    assert set(types) == {
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "IP_ADDRESS",
+        "STREET_ADDRESS",
+        "ACCOUNT_NUMBER",
+        "ORDER_NUMBER",
+        "HOSTNAME",
+        "API_KEY",
+    }
 
 
 def _text_fields(events, records):
@@ -334,14 +380,20 @@ def test_every_customer_pii_value_in_a_thread_is_listed(events, records):
 
 
 def test_pii_appears_inside_natural_sentences_and_quotes(events, records):
-    email_quotes = [p for e in events if e.topic == "events.email" and e.truth["role"] == "agent"
-                    for p in e.truth["pii"] if p["type"] == "CREDIT_CARD"]
+    email_quotes = [
+        p
+        for e in events
+        if e.topic == "events.email" and e.truth["role"] == "agent"
+        for p in e.truth["pii"]
+        if p["type"] == "CREDIT_CARD"
+    ]
     assert email_quotes, "customer cards must reappear in the agents' quoted replies"
     html = [p for e in events for p in e.truth["pii"] if p["field"] == "body_html"]
     assert len(html) > 500
 
 
 # --------------------------------------------------------------------------- duplicates and pairs
+
 
 def test_duplicates_point_back_to_earlier_originals(events, records):
     seen: dict[str, int] = {}
@@ -358,8 +410,7 @@ def test_duplicates_point_back_to_earlier_originals(events, records):
                     assert records[t["seq"]].get(f) == records[original.truth["seq"]].get(f)
                 assert t["answers"] is None and t["id"] != t["duplicate_of"]
             else:
-                assert t["variation"] in {"greeting", "signature", "whitespace", "case", "dropped_sentence",
-                                          "edited_words"}
+                assert t["variation"] in {"greeting", "signature", "whitespace", "case", "dropped_sentence", "edited_words"}
                 assert _jaccard(t["expected_clean"], original.truth["expected_clean"]) >= 0.5
         if t["id"]:
             seen[t["id"]] = t["seq"]
@@ -370,8 +421,13 @@ def test_independent_questions_are_not_near_duplicates(events):
     by_task = defaultdict(list)
     for e in events:
         t = e.truth
-        if t["role"] == "customer" and not t["duplicate_kind"] and not t["auto_reply"] and t["expected_clean"] \
-                and len(t["expected_clean"].split()) > 25:
+        if (
+            t["role"] == "customer"
+            and not t["duplicate_kind"]
+            and not t["auto_reply"]
+            and t["expected_clean"]
+            and len(t["expected_clean"].split()) > 25
+        ):
             by_task[t["task"]].append(t["expected_clean"])
     rng = random.Random(0)
     for task, texts in by_task.items():
@@ -403,6 +459,7 @@ def test_answers_name_customer_messages_of_their_own_thread(events):
 
 # --------------------------------------------------------------------------- people and deletions
 
+
 def test_roles_and_persons_match_who_sent_each_message(events, records):
     """role is who wrote the message; person (and its ids) is set for customers' messages only."""
     roles = Counter()
@@ -417,8 +474,7 @@ def test_roles_and_persons_match_who_sent_each_message(events, records):
             assert t["role"] == r["author_role"]
         else:
             address = r["from_address"]
-            expected = "system" if address == "noreply@acme.com" else \
-                "agent" if address.endswith("@acme.com") else "customer"
+            expected = "system" if address == "noreply@acme.com" else "agent" if address.endswith("@acme.com") else "customer"
             assert t["role"] == expected, (address, t["role"])
             if expected == "agent":
                 assert re.fullmatch(r"[a-z]+\.[a-z]+@acme\.com", address)
@@ -427,9 +483,17 @@ def test_roles_and_persons_match_who_sent_each_message(events, records):
             assert t["person"] and t["subject_ids"] and set(t["subject_ids"]) <= set(t["person_ids"])
         else:
             assert t["person"] is None and t["person_ids"] == [] and t["subject_ids"] == []
-    assert roles.keys() >= {("chat", "customer"), ("chat", "agent"), ("chat", "bot"), ("email", "customer"),
-                            ("email", "agent"), ("email", "system"), ("ticket", "customer"), ("ticket", "agent"),
-                            ("ticket", "system")}
+    assert roles.keys() >= {
+        ("chat", "customer"),
+        ("chat", "agent"),
+        ("chat", "bot"),
+        ("email", "customer"),
+        ("email", "agent"),
+        ("email", "system"),
+        ("ticket", "customer"),
+        ("ticket", "agent"),
+        ("ticket", "system"),
+    }
 
 
 def test_people_have_several_ids_used_across_sources(events, records):
@@ -502,6 +566,7 @@ def test_deletions_name_any_id_of_a_person_already_seen_who_never_returns(run, r
 
 # --------------------------------------------------------------------------- content
 
+
 def test_clean_text_is_the_body_without_quotes_or_signatures(events, records):
     for e in events:
         t = e.truth
@@ -520,14 +585,30 @@ def test_clean_text_is_the_body_without_quotes_or_signatures(events, records):
 
 
 def test_emails_look_like_real_clients(events, records):
-    bodies = "\n".join((records[e.truth["seq"]]["body_text"] or "") + (records[e.truth["seq"]]["body_html"] or "")
-                       for e in events if e.topic == "events.email" and not e.truth["malformed"])
-    for marker in ['class="gmail_quote', "-----Original Message-----", "Sent:", "wrote:", "schrieb", "a écrit :",
-                   "написал(а):", 'blockquote type="cite"', "yahoo_quoted", "&#39;", "<br>", "\n> ",
-                   "CONFIDENTIAL", "Sent from my", "Thank you for contacting us"]:
+    bodies = "\n".join(
+        (records[e.truth["seq"]]["body_text"] or "") + (records[e.truth["seq"]]["body_html"] or "")
+        for e in events
+        if e.topic == "events.email" and not e.truth["malformed"]
+    )
+    for marker in [
+        'class="gmail_quote',
+        "-----Original Message-----",
+        "Sent:",
+        "wrote:",
+        "schrieb",
+        "a écrit :",
+        "написал(а):",
+        'blockquote type="cite"',
+        "yahoo_quoted",
+        "&#39;",
+        "<br>",
+        "\n> ",
+        "CONFIDENTIAL",
+        "Sent from my",
+        "Thank you for contacting us",
+    ]:
         assert marker in bodies, marker
-    subjects = {records[e.truth["seq"]]["subject"][:4] for e in events if e.topic == "events.email"
-                and not e.truth["malformed"]}
+    subjects = {records[e.truth["seq"]]["subject"][:4] for e in events if e.topic == "events.email" and not e.truth["malformed"]}
     assert {"Re: ", "RE: ", "AW: "} <= subjects
 
 
@@ -535,8 +616,11 @@ def test_mojibake_and_auto_replies_are_marked(events, records):
     moji = [e for e in events if e.truth["mojibake"]]
     assert len(moji) > 40
     for e in moji:
-        text = records[e.truth["seq"]].get("text") or records[e.truth["seq"]].get("body_text") \
+        text = (
+            records[e.truth["seq"]].get("text")
+            or records[e.truth["seq"]].get("body_text")
             or records[e.truth["seq"]]["body_html"]
+        )
         assert re.search("Ã|Â|â€|â‚", text)
     autos = [e for e in events if e.truth["auto_reply"]]
     assert autos and all(e.topic == "events.email" and e.truth["answers"] is None for e in autos)
@@ -551,13 +635,13 @@ def test_feedback_events(events, records):
 
 def test_every_conversation_kind_of_the_catalog_has_one_generator_writing_its_topic(events):
     assert sorted(g.source.kind for g in GENERATORS) == sorted(catalog.conversation_kinds())
-    assert {e.truth["kind"] for e in events if e.topic in {s.topic for s in catalog.conversations()}} == \
-        set(catalog.conversation_kinds())
+    assert {e.truth["kind"] for e in events if e.topic in {s.topic for s in catalog.conversations()}} == set(
+        catalog.conversation_kinds()
+    )
 
 
 def test_thread_shares_pick_the_kinds_and_refuse_unknown_ones():
-    only_tickets = SimConfig(thread_shares=(("ticket", 1.0),), malformed_fraction=0, feedback_fraction=0,
-                             deletion_fraction=0)
+    only_tickets = SimConfig(thread_shares=(("ticket", 1.0),), malformed_fraction=0, feedback_fraction=0, deletion_fraction=0)
     assert {e.truth["kind"] for e in generate(5, 300, START, only_tickets)} == {"ticket"}
     with pytest.raises(ValueError, match="thread_shares"):
         SimConfig(thread_shares=(("fax", 1.0),))

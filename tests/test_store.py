@@ -23,14 +23,24 @@ TOPIC = "events.ticket"
 
 def pair(i: int, subject: str = "alice", start: int = BASE) -> dict:
     window = {**SAMPLES["CuratedPair"]["window"], "start": start, "end": start + 600_000}
-    return {**SAMPLES["CuratedPair"], "pair_id": f"p-{i}", "instruction": f"question {i} from {subject}",
-            "subject_hashes": [subject_hash(subject)], "window": window}
+    return {
+        **SAMPLES["CuratedPair"],
+        "pair_id": f"p-{i}",
+        "instruction": f"question {i} from {subject}",
+        "subject_hashes": [subject_hash(subject)],
+        "window": window,
+    }
 
 
 def doc(i: int, subject: str = "alice", start: int = BASE) -> dict:
     window = {**SAMPLES["CuratedDocument"]["window"], "start": start, "end": start + 600_000}
-    return {**SAMPLES["CuratedDocument"], "doc_id": f"d-{i}", "text": f"thread {i} by {subject}",
-            "subject_hashes": [subject_hash(subject)], "window": window}
+    return {
+        **SAMPLES["CuratedDocument"],
+        "doc_id": f"d-{i}",
+        "text": f"thread {i} by {subject}",
+        "subject_hashes": [subject_hash(subject)],
+        "window": window,
+    }
 
 
 def feedback(i: int, event_time: int = BASE) -> dict:
@@ -89,7 +99,7 @@ def test_round_trip_returns_exactly_what_was_written(store):
 
 def test_files_are_partitioned_by_kind_and_utc_hour_and_carry_their_schema(store):
     store.commit([unit(1, feedbacks=1)])
-    t = datetime.datetime.fromtimestamp((BASE + HOUR) / 1000, tz=datetime.timezone.utc)
+    t = datetime.datetime.fromtimestamp((BASE + HOUR) / 1000, tz=datetime.UTC)
     partition = f"date={t:%Y-%m-%d}/hour={t:%H}"
     rel = sorted(p.relative_to(store.path).parent.as_posix() for p in segment_files(store))
     assert rel == [f"data/kind={k}/{partition}" for k in ("CuratedDocument", "CuratedPair", "FeedbackExample")]

@@ -42,7 +42,7 @@ class CycleReport:
     """What one cycle did, for the CLI, the demo and the run report."""
 
     version: str | None
-    outcome: str                          # promoted | rejected | nothing-new
+    outcome: str  # promoted | rejected | nothing-new
     reason: str
     trigger: str = "manual"
     rebuild: bool = False
@@ -51,7 +51,7 @@ class CycleReport:
     metrics: dict = field(default_factory=dict)
     sft: dict = field(default_factory=dict)
     kto: dict = field(default_factory=dict)
-    mix: dict = field(default_factory=dict)   # training pairs by task
+    mix: dict = field(default_factory=dict)  # training pairs by task
     seconds: float = 0.0
 
 
@@ -70,8 +70,10 @@ class ContinualTrainer:
 
     def run_cycle(self, trigger: str = "manual") -> CycleReport:
         if not self.store.exists():
-            raise TrainerError(f"dataset {self.cfg.dataset!r} does not exist under {self.config.store_root}: "
-                               "run the pipeline first (`loopline run --until-now`)")
+            raise TrainerError(
+                f"dataset {self.cfg.dataset!r} does not exist under {self.config.store_root}: "
+                "run the pipeline first (`loopline run --until-now`)"
+            )
         started = time.monotonic()
         with self.registry.lock():
             plan = self._resume_plan() or self._new_plan(trigger)
@@ -87,15 +89,25 @@ class ContinualTrainer:
         current = self.registry.current()
         rebuild = bool(current and current.holds_forgotten)
         if tainted:
-            log.info("adapters %s trained on subjects forgotten since: %s", ", ".join(tainted),
-                     "retraining from the base" if rebuild else "none of them is promoted")
+            log.info(
+                "adapters %s trained on subjects forgotten since: %s",
+                ", ".join(tainted),
+                "retraining from the base" if rebuild else "none of them is promoted",
+            )
         cursor = 0 if rebuild else self.registry.cursor(self.cfg.dataset)
         if not rebuild and cursor >= snap.seq:
             return None
         version = self.registry.new_version()
-        plan = {"version": version, "seq": snap.seq, "cursor": cursor, "rebuild": rebuild, "trigger": trigger,
-                "parent": None if rebuild or current is None else current.version,
-                "shuffle_answers": self.shuffle_answers, "created_ms": time.time_ns() // 1_000_000}
+        plan = {
+            "version": version,
+            "seq": snap.seq,
+            "cursor": cursor,
+            "rebuild": rebuild,
+            "trigger": trigger,
+            "parent": None if rebuild or current is None else current.version,
+            "shuffle_answers": self.shuffle_answers,
+            "created_ms": time.time_ns() // 1_000_000,
+        }
         atomic_write(self._plan_path(version), lambda f: f.write(json.dumps(plan, sort_keys=True).encode()))
         return plan
 
@@ -122,34 +134,49 @@ class ContinualTrainer:
         if not train and skip_reason(feedback, cfg.kto):
             self.registry.set_cursor(cfg.dataset, snap.seq)
             self._plan_path(version).unlink()
-            return CycleReport(None, "nothing-new", "no trainable new pairs (all golden, capped or below the quality "
-                               "floor) and too little feedback for the preference step", plan["trigger"],
-                               reads=selected.reads)
+            return CycleReport(
+                None,
+                "nothing-new",
+                "no trainable new pairs (all golden, capped or below the quality "
+                "floor) and too little feedback for the preference step",
+                plan["trigger"],
+                reads=selected.reads,
+            )
         device = pick_device(cfg.device)
         base_dir = resolve_base(cfg.model, self.config.cache_dir)
         parent = self.registry.get(plan["parent"]) if plan["parent"] else None
-        model, tokenizer = load_model(base_dir, cfg.model, device,
-                                      adapter=self.registry.adapter_dir(parent.version) if parent else None)
+        model, tokenizer = load_model(
+            base_dir, cfg.model, device, adapter=self.registry.adapter_dir(parent.version) if parent else None
+        )
         work = self.registry.adapter_dir(version).parent / "work"
         if train:
-            sft = run_sft(model, tokenizer, train, cfg.sft, cfg.model, work / "sft", device, resume=True,
-                          progress=self.progress)
+            sft = run_sft(model, tokenizer, train, cfg.sft, cfg.model, work / "sft", device, resume=True, progress=self.progress)
         else:  # feedback alone (a thumbs-down trigger between pair batches): the preference step only
             sft = SFTResult(steps=0, resumed_from_step=0, losses=[], train_tokens=0, seconds=0.0, tokens_per_s=0.0)
         kto = run_kto(model, tokenizer, feedback, cfg.kto, cfg.model, work / "kto", device, progress=self.progress)
         save_adapter(model, tokenizer, self.registry.adapter_dir(version))
 
         general = load_general_texts(cfg.eval.general_text)
-        score = lambda m: asdict(evaluate(m, tokenizer, selected.golden, general, cfg.eval, device,  # noqa: E731
-                                          progress=self.progress))
+        score = lambda m: asdict(
+            evaluate(
+                m,
+                tokenizer,
+                selected.golden,
+                general,
+                cfg.eval,
+                device,  # noqa: E731
+                progress=self.progress,
+            )
+        )
         metrics = {"candidate": score(model)}
         with model.disable_adapter():
             metrics["base"] = score(model)
         current = self.registry.current()
         if current is not None and not plan["rebuild"]:
             del model
-            cur_model, _ = load_model(base_dir, cfg.model, device, adapter=self.registry.adapter_dir(current.version),
-                                      trainable=False)
+            cur_model, _ = load_model(
+                base_dir, cfg.model, device, adapter=self.registry.adapter_dir(current.version), trainable=False
+            )
             metrics["current"] = score(cur_model)
         decision = decide(metrics["base"], metrics.get("current"), metrics["candidate"], cfg.eval)
 
@@ -158,15 +185,35 @@ class ContinualTrainer:
             mix[p["task"]] = mix.get(p["task"], 0) + 1
         kto_info = asdict(kto) if hasattr(kto, "__dataclass_fields__") else {"skipped": str(kto)}
         card = AdapterCard(
-            version=version, status="candidate", created_ms=plan["created_ms"], parent=plan["parent"],
-            base_model=cfg.model.base, method=cfg.model.method, config=cfg.model_dump(mode="json"), metrics=metrics,
+            version=version,
+            status="candidate",
+            created_ms=plan["created_ms"],
+            parent=plan["parent"],
+            base_model=cfg.model.base,
+            method=cfg.model.method,
+            config=cfg.model_dump(mode="json"),
+            metrics=metrics,
             reason=decision.reason,
-            lineage={"dataset": cfg.dataset, "reads": selected.reads, "data_hash": selected.data_hash,
-                     "rebuild": plan["rebuild"], "trigger": plan["trigger"], "shuffle_answers": plan["shuffle_answers"],
-                     "counts": {"new": len(selected.new), "replay": len(selected.replay), "golden": len(selected.golden),
-                                "feedback": len(feedback), "sft_examples": self._examples_seen(sft, len(train))},
-                     "sft": {"steps": sft.steps, "resumed_from_step": sft.resumed_from_step}, "kto": kto_info},
-            subject_hashes=selected.subject_hashes, holds_forgotten=False)
+            lineage={
+                "dataset": cfg.dataset,
+                "reads": selected.reads,
+                "data_hash": selected.data_hash,
+                "rebuild": plan["rebuild"],
+                "trigger": plan["trigger"],
+                "shuffle_answers": plan["shuffle_answers"],
+                "counts": {
+                    "new": len(selected.new),
+                    "replay": len(selected.replay),
+                    "golden": len(selected.golden),
+                    "feedback": len(feedback),
+                    "sft_examples": self._examples_seen(sft, len(train)),
+                },
+                "sft": {"steps": sft.steps, "resumed_from_step": sft.resumed_from_step},
+                "kto": kto_info,
+            },
+            subject_hashes=selected.subject_hashes,
+            holds_forgotten=False,
+        )
         self.registry.save(card)
         if decision.promote:
             self.registry.promote(version, decision.reason)
@@ -177,10 +224,25 @@ class ContinualTrainer:
         self.registry.set_cursor(cfg.dataset, snap.seq)
         self._plan_path(version).unlink()
         self._purge_forgotten()
-        return CycleReport(version, "promoted" if decision.promote else "rejected", decision.reason, plan["trigger"],
-                           plan["rebuild"], selected.reads, card.lineage["counts"], metrics,
-                           {"steps": sft.steps, "resumed_from_step": sft.resumed_from_step, "losses": sft.losses,
-                            "tokens_per_s": sft.tokens_per_s, "seconds": sft.seconds}, kto_info, mix)
+        return CycleReport(
+            version,
+            "promoted" if decision.promote else "rejected",
+            decision.reason,
+            plan["trigger"],
+            plan["rebuild"],
+            selected.reads,
+            card.lineage["counts"],
+            metrics,
+            {
+                "steps": sft.steps,
+                "resumed_from_step": sft.resumed_from_step,
+                "losses": sft.losses,
+                "tokens_per_s": sft.tokens_per_s,
+                "seconds": sft.seconds,
+            },
+            kto_info,
+            mix,
+        )
 
     def _examples_seen(self, sft, available: int) -> int:
         """Sequences the SFT steps went through (repeats when the steps outnumber the pairs; with packing a sequence
@@ -216,8 +278,9 @@ class ContinualTrainer:
                     reason = f"the promoted adapter {current.version} trained on a subject forgotten since"
                 else:
                     snap = self.store.snapshot()
-                    reason = policy.check(snap, self.registry.cursor(self.cfg.dataset), last_cycle_ms,
-                                          time.time_ns() // 1_000_000)
+                    reason = policy.check(
+                        snap, self.registry.cursor(self.cfg.dataset), last_cycle_ms, time.time_ns() // 1_000_000
+                    )
                 if reason:
                     log.info("cycle triggered: %s", reason)
                     report = self.run_cycle(trigger=reason)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from loopline.config import TrainerDataConfig
 from trainer.selection import select_pairs
@@ -65,8 +65,10 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     Reads the snapshot's pairs whole (and, unless rebuilding, those since the cursor once more).
     """
     everything = list(snap.read(PAIRS))
-    golden = sorted((p for p in everything if in_golden(p["pair_id"], cfg.golden_percent)
-                     and p["quality_score"] >= cfg.min_quality), key=lambda p: p["pair_id"])
+    golden = sorted(
+        (p for p in everything if in_golden(p["pair_id"], cfg.golden_percent) and p["quality_score"] >= cfg.min_quality),
+        key=lambda p: p["pair_id"],
+    )
     since = 0 if full_rebuild else cursor
     fresh = everything if full_rebuild else list(snap.read(PAIRS, since=cursor))
     fresh = [p for p in fresh if not in_golden(p["pair_id"], cfg.golden_percent)]
@@ -74,18 +76,20 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     left_out = {"below_quality": len(fresh) - len(good)}
     if not full_rebuild and cfg.max_new_pairs is not None and len(good) > cfg.max_new_pairs:
         left_out["over_max_new_pairs"] = len(good) - cfg.max_new_pairs
-        good = sorted(good, key=lambda p: _id_hash(p["pair_id"]))[:cfg.max_new_pairs]
+        good = sorted(good, key=lambda p: _id_hash(p["pair_id"]))[: cfg.max_new_pairs]
     new = select_pairs(good, cfg.task_caps, cfg.min_quality)
     left_out["task_capped"] = len(good) - len(new)
 
     replay: list[dict] = []
     if not full_rebuild and cfg.replay_ratio > 0 and new:
         fresh_ids = {p["pair_id"] for p in fresh}
-        earlier = select_pairs((p for p in everything if p["pair_id"] not in fresh_ids
-                                and not in_golden(p["pair_id"], cfg.golden_percent)), cfg.task_caps, cfg.min_quality)
+        earlier = select_pairs(
+            (p for p in everything if p["pair_id"] not in fresh_ids and not in_golden(p["pair_id"], cfg.golden_percent)),
+            cfg.task_caps,
+            cfg.min_quality,
+        )
         size = min(len(earlier), round(cfg.replay_ratio * len(new)))
-        replay = sorted(random.Random(f"{cfg.seed}/{snap.dataset}/{snap.seq}").sample(earlier, size),
-                        key=lambda p: p["pair_id"])
+        replay = sorted(random.Random(f"{cfg.seed}/{snap.dataset}/{snap.seq}").sample(earlier, size), key=lambda p: p["pair_id"])
     reads = [{"kind": PAIRS, "dataset": snap.dataset, "since": since, "seq": snap.seq}]
     return CycleData(new=new, replay=replay, golden=golden, reads=reads, left_out=left_out)
 

@@ -46,68 +46,94 @@ def load_general_texts(path: Path | None) -> list[str]:
         try:
             text = json.loads(line)["text"]
         except (ValueError, KeyError, TypeError) as e:
-            raise TrainerError(f"{source}:{number}: expected a JSON object with a \"text\" string") from e
+            raise TrainerError(f'{source}:{number}: expected a JSON object with a "text" string') from e
         if not isinstance(text, str) or not text.strip():
-            raise TrainerError(f"{source}:{number}: \"text\" must be a non-empty string")
+            raise TrainerError(f'{source}:{number}: "text" must be a non-empty string')
         texts.append(text)
     if not texts:
         raise TrainerError(f"{source} holds no texts")
     return texts
 
 
-def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, golden: list[dict], general_texts: list[str],
-             cfg: TrainerEvalConfig, device: str, progress: bool = True) -> EvalMetrics:
+def evaluate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    golden: list[dict],
+    general_texts: list[str],
+    cfg: TrainerEvalConfig,
+    device: str,
+    progress: bool = True,
+) -> EvalMetrics:
     """Score the model on the first cfg.max_golden golden pairs (in the order given) and the general texts."""
-    golden = golden[:cfg.max_golden]
+    golden = golden[: cfg.max_golden]
     was_training = model.training
     model.eval()
     try:
         domain = [completion_tokens(tokenizer, pair_messages(p), cfg.max_length) for p in golden]
         general = [tokenizer(t, truncation=True, max_length=cfg.max_length)["input_ids"] for t in general_texts]
         domain_ppl = perplexity(model, tokenizer, domain, cfg.batch_size, device, "golden perplexity", progress)
-        general_ppl = perplexity(model, tokenizer, [(ids, ids) for ids in general], cfg.batch_size, device,
-                                 "general perplexity", progress)
-        rouge_l = mean_rouge_l(model, tokenizer, golden[:cfg.rouge_samples], cfg, device, progress)
+        general_ppl = perplexity(
+            model, tokenizer, [(ids, ids) for ids in general], cfg.batch_size, device, "general perplexity", progress
+        )
+        rouge_l = mean_rouge_l(model, tokenizer, golden[: cfg.rouge_samples], cfg, device, progress)
     finally:
         model.train(was_training)
-    return EvalMetrics(domain_ppl=domain_ppl, general_ppl=general_ppl, rouge_l=rouge_l, n_golden=len(golden),
-                       n_general=len(general_texts))
+    return EvalMetrics(
+        domain_ppl=domain_ppl, general_ppl=general_ppl, rouge_l=rouge_l, n_golden=len(golden), n_general=len(general_texts)
+    )
 
 
 @torch.inference_mode()
-def perplexity(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sequences: list[tuple[list[int], list[int]]],
-               batch_size: int, device: str, desc: str, progress: bool) -> float | None:
+def perplexity(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sequences: list[tuple[list[int], list[int]]],
+    batch_size: int,
+    device: str,
+    desc: str,
+    progress: bool,
+) -> float | None:
     """exp(mean NLL) over every labelled token (label != -100) of (input_ids, labels) sequences; None when none."""
     collate = DataCollatorForSeq2Seq(tokenizer, padding=True, return_tensors="pt")
     total_nll, total_tokens = 0.0, 0
     batches = range(0, len(sequences), batch_size)
     for start in tqdm(batches, desc=desc, unit="batch", disable=not progress):
-        batch = collate([{"input_ids": ids, "labels": labels} for ids, labels in sequences[start:start + batch_size]])
+        batch = collate([{"input_ids": ids, "labels": labels} for ids, labels in sequences[start : start + batch_size]])
         batch = {k: v.to(device) for k, v in batch.items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         targets = batch["labels"][:, 1:]  # token t is predicted from the tokens before it
-        total_nll += F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100,
-                                     reduction="sum").item()
+        total_nll += F.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
+        ).item()
         total_tokens += int((targets != -100).sum())
     return math.exp(total_nll / total_tokens) if total_tokens else None
 
 
 @torch.inference_mode()
-def mean_rouge_l(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pairs: list[dict], cfg: TrainerEvalConfig,
-                 device: str, progress: bool) -> float | None:
+def mean_rouge_l(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: list[dict],
+    cfg: TrainerEvalConfig,
+    device: str,
+    progress: bool,
+) -> float | None:
     """Mean ROUGE-L F1 (stemmed) of greedy answers against the pairs' outputs; None when there are no pairs."""
     if not pairs:
         return None
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     scores = []
     for start in tqdm(range(0, len(pairs), cfg.batch_size), desc="ROUGE-L answers", unit="batch", disable=not progress):
-        batch = pairs[start:start + cfg.batch_size]
-        prompts = [tokenizer.apply_chat_template(pair_messages(p)[:-1], add_generation_prompt=True, tokenize=True,
-                                                 return_dict=True)["input_ids"] for p in batch]
+        batch = pairs[start : start + cfg.batch_size]
+        prompts = [
+            tokenizer.apply_chat_template(pair_messages(p)[:-1], add_generation_prompt=True, tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
+            for p in batch
+        ]
         # left padding: every answer then starts at the same position, right after its prompt
         inputs = tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt").to(device)
-        output = model.generate(**inputs, max_new_tokens=cfg.max_new_tokens, do_sample=False,
-                                pad_token_id=tokenizer.pad_token_id)
-        answers = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        output = model.generate(**inputs, max_new_tokens=cfg.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        answers = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         scores += [scorer.score(p["output"], answer)["rougeL"].fmeasure for p, answer in zip(batch, answers)]
     return sum(scores) / len(scores)

@@ -27,10 +27,14 @@ def decide(base: dict, current: dict | None, candidate: dict, cfg: TrainerEvalCo
     reference, name = (current, "current") if usable else (base, "base")
     domain_limit = reference["domain_ppl"] * (1 + cfg.domain_ppl_tolerance)
     general_limit = base["general_ppl"] * (1 + cfg.general_ppl_tolerance)
-    domain = (f"golden perplexity {candidate['domain_ppl']:.3f} vs {name} {reference['domain_ppl']:.3f}"
-              f" x {1 + cfg.domain_ppl_tolerance:.2f}")
-    general = (f"general perplexity {candidate['general_ppl']:.3f} vs base {base['general_ppl']:.3f}"
-               f" x {1 + cfg.general_ppl_tolerance:.2f}")
+    domain = (
+        f"golden perplexity {candidate['domain_ppl']:.3f} vs {name} {reference['domain_ppl']:.3f}"
+        f" x {1 + cfg.domain_ppl_tolerance:.2f}"
+    )
+    general = (
+        f"general perplexity {candidate['general_ppl']:.3f} vs base {base['general_ppl']:.3f}"
+        f" x {1 + cfg.general_ppl_tolerance:.2f}"
+    )
     failures = []
     if not candidate["domain_ppl"] <= domain_limit:  # `not <=` so a NaN fails too
         failures.append(domain.replace(" vs ", " > ", 1))

@@ -42,8 +42,13 @@ class Skipped:
 
 def feedback_rows(examples: list[dict]) -> list[dict]:
     """trl's unpaired-preference rows: a conversational prompt-completion plus the thumbs as the label."""
-    return [{**prompt_completion([{"role": "user", "content": e["prompt"]}, {"role": "assistant", "content": e["response"]}]),
-             "label": bool(e["desirable"])} for e in examples]
+    return [
+        {
+            **prompt_completion([{"role": "user", "content": e["prompt"]}, {"role": "assistant", "content": e["response"]}]),
+            "label": bool(e["desirable"]),
+        }
+        for e in examples
+    ]
 
 
 def skip_reason(examples: list[dict], cfg: TrainerKTOConfig) -> str | None:
@@ -59,8 +64,16 @@ def skip_reason(examples: list[dict], cfg: TrainerKTOConfig) -> str | None:
     return None
 
 
-def run_kto(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[dict], cfg: TrainerKTOConfig,
-            model_cfg: TrainerModelConfig, output_dir: Path, device: str, progress: bool = True) -> KTOResult | Skipped:
+def run_kto(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[dict],
+    cfg: TrainerKTOConfig,
+    model_cfg: TrainerModelConfig,
+    output_dir: Path,
+    device: str,
+    progress: bool = True,
+) -> KTOResult | Skipped:
     """Train `model` in place for cfg.max_steps KTO steps on the feedback, or say why not.
 
     The minority label is weighted up so both kinds pull equally (the KTO paper's advice: weighted counts within 1:1
@@ -103,5 +116,11 @@ def run_kto(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples
         if isinstance(model, PeftModel) and REF_ADAPTER in model.peft_config:
             model.delete_adapter(REF_ADAPTER)
     seconds = time.monotonic() - started
-    return KTOResult(steps=trainer.state.global_step, examples=len(examples), desirable=desirable, undesirable=undesirable,
-                     losses=[(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h], seconds=seconds)
+    return KTOResult(
+        steps=trainer.state.global_step,
+        examples=len(examples),
+        desirable=desirable,
+        undesirable=undesirable,
+        losses=[(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h],
+        seconds=seconds,
+    )

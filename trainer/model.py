@@ -67,8 +67,9 @@ def _hub_snapshot(name: str) -> Path:
     try:
         return Path(snapshot_download(name, allow_patterns=HUB_FILES))
     except Exception as e:  # the hub client raises many kinds (offline, not found, gated)
-        raise TrainerError(f"base model {name!r} is no local directory and could not be fetched from the hub: "
-                           f"{type(e).__name__}") from e
+        raise TrainerError(
+            f"base model {name!r} is no local directory and could not be fetched from the hub: {type(e).__name__}"
+        ) from e
 
 
 def embedded_gguf(name: str) -> Path:
@@ -119,8 +120,9 @@ def compute_dtype(device: str) -> torch.dtype:
     return torch.bfloat16 if device == "cuda" else torch.float32
 
 
-def load_model(base_dir: Path, cfg: TrainerModelConfig, device: str, adapter: Path | None = None,
-               trainable: bool = True) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_model(
+    base_dir: Path, cfg: TrainerModelConfig, device: str, adapter: Path | None = None, trainable: bool = True
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The base (per cfg.method) with `adapter` loaded onto it, or a fresh LoRA when trainable, or the bare base.
 
     method 'full' has no adapter: `adapter` is then a saved full model, loaded in place of the base.
@@ -134,18 +136,26 @@ def load_model(base_dir: Path, cfg: TrainerModelConfig, device: str, adapter: Pa
 
     quantization = None
     if cfg.method == "qlora":
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                          bnb_4bit_compute_dtype=dtype)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype, quantization_config=quantization,
-                                                 device_map={"": device})
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype, quantization_config=quantization, device_map={"": device})
     if quantization is not None and trainable:
         # freezes the base and upcasts norms to fp32; gradient checkpointing is the trainer's choice (SFT config)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if adapter is not None:
         model = PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
     elif trainable:
-        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                                 target_modules=list(cfg.target_modules), task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=list(cfg.target_modules),
+                task_type="CAUSAL_LM",
+            ),
+        )
     return _finish(model, tokenizer, trainable), tokenizer
 
 

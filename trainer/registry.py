@@ -20,9 +20,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from loopline.files import atomic_write, file_lock, makedirs
 
@@ -41,13 +42,13 @@ class AdapterCard:
     version: str
     status: Status
     created_ms: int
-    parent: str | None            # the adapter it continued from; None: the base model
+    parent: str | None  # the adapter it continued from; None: the base model
     base_model: str
     method: str
     config: dict
-    metrics: dict                 # {"base": {...}, "current": {...}, "candidate": {...}}
-    reason: str                   # the gate's decision
-    lineage: dict                 # dataset, reads, data_hash, counts, sft/kto step info
+    metrics: dict  # {"base": {...}, "current": {...}, "candidate": {...}}
+    reason: str  # the gate's decision
+    lineage: dict  # dataset, reads, data_hash, counts, sft/kto step info
     subject_hashes: list[str] = field(default_factory=list)  # stored in subjects.txt, not card.json
     holds_forgotten: bool = False
     history: list[dict] = field(default_factory=list)  # [{time, event, reason}]
@@ -81,8 +82,10 @@ class AdapterRegistry:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise RegistryBusy(f"adapter registry {self.root} is in use by another trainer (pid {holder}); "
-                                   "wait for its cycle to end or stop it") from None
+                raise RegistryBusy(
+                    f"adapter registry {self.root} is in use by another trainer (pid {holder}); "
+                    "wait for its cycle to end or stop it"
+                ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             with self._mutex():
@@ -162,8 +165,14 @@ class AdapterRegistry:
             current = self._pointer()
             if current is None:
                 return None
-            earlier = [c for c in self.list() if _number(c.version) < _number(current)
-                       and c.status in ("promoted", "retired") and not c.holds_forgotten and self._has_weights(c.version)]
+            earlier = [
+                c
+                for c in self.list()
+                if _number(c.version) < _number(current)
+                and c.status in ("promoted", "retired")
+                and not c.holds_forgotten
+                and self._has_weights(c.version)
+            ]
             target = earlier[-1].version if earlier else None
             rolled_back = self._require(current)
             rolled_back.status = "rejected"  # before current.json moves: a crash here is settled back to promoted
@@ -265,8 +274,10 @@ class AdapterRegistry:
             return None
 
     def _point(self, version: str | None, reason: str) -> None:
-        _write_json(self.root / "current.json", {"version": version, "reason": reason, "time": _now_ms(),
-                                                 "serves": version or "the base model"})
+        _write_json(
+            self.root / "current.json",
+            {"version": version, "reason": reason, "time": _now_ms(), "serves": version or "the base model"},
+        )
 
     def _settle(self, reason: str) -> None:
         """Card statuses follow current.json: the version it names is promoted, any other promoted one retired."""

@@ -19,11 +19,15 @@ def write(report, out_dir: Path) -> Path:
     data = {"created": int(time.time() * 1000), **dataclasses.asdict(report)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(data, indent=2, sort_keys=True))
-    parts = [f"<h1>Loopline training cycle {html.escape(str(report.version))}</h1>",
-             f"<p><b>{html.escape(report.outcome)}</b>: {html.escape(report.reason)}<br>trigger: "
-             f"{html.escape(report.trigger)}; {report.seconds} s{'; retrained from the base after a deletion' if report.rebuild else ''}</p>",
-             "<h2>Data read</h2>" + _rows([{k: str(v) for k, v in r.items()} for r in report.reads]),
-             "<h2>Training data</h2>" + _table(report.counts), "<h2>Mix by task</h2>" + _table(report.mix)]
+    parts = [
+        f"<h1>Loopline training cycle {html.escape(str(report.version))}</h1>",
+        f"<p><b>{html.escape(report.outcome)}</b>: {html.escape(report.reason)}<br>trigger: "
+        f"{html.escape(report.trigger)}; {report.seconds} s"
+        f"{'; retrained from the base after a deletion' if report.rebuild else ''}</p>",
+        "<h2>Data read</h2>" + _rows([{k: str(v) for k, v in r.items()} for r in report.reads]),
+        "<h2>Training data</h2>" + _table(report.counts),
+        "<h2>Mix by task</h2>" + _table(report.mix),
+    ]
     if report.metrics:
         names = sorted({m for values in report.metrics.values() for m in values})
         rows = [{"model": who, **{m: _fmt(values.get(m)) for m in names}} for who, values in report.metrics.items()]
@@ -32,9 +36,11 @@ def write(report, out_dir: Path) -> Path:
         parts.append(f"<h2>SFT loss</h2><img alt='loss curve' src='data:image/png;base64,{_loss_png(report.sft['losses'])}'>")
         parts.append(_table({k: v for k, v in report.sft.items() if k != "losses"}))
     parts.append("<h2>Preference step (KTO)</h2>" + _table({k: str(v) for k, v in report.kto.items() if k != "losses"}))
-    page = ("<!doctype html><meta charset='utf-8'><title>Loopline training cycle</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px 8px;text-align:right}"
-            "img{max-width:100%}</style>" + "".join(parts))
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>Loopline training cycle</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px 8px;text-align:right}"
+        "img{max-width:100%}</style>" + "".join(parts)
+    )
     path = out_dir / "report.html"
     path.write_text(page)
     return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def select_pairs(pairs: Iterable[dict], caps: dict[str, float], min_quality: float = 0.0) -> list[dict]:
@@ -36,6 +36,6 @@ def select_pairs(pairs: Iterable[dict], caps: dict[str, float], min_quality: flo
         total = new_total
     selected = []
     for task in sorted(by_task):
-        keep = by_task[task] if task not in caps else by_task[task][:math.floor(caps[task] * total)]
+        keep = by_task[task] if task not in caps else by_task[task][: math.floor(caps[task] * total)]
         selected.extend(keep)
     return sorted(selected, key=lambda p: p["pair_id"])

@@ -57,8 +57,16 @@ def on_gpu_by_default(setting: bool | None, device: str) -> bool:
     return device == "cuda" if setting is None else setting
 
 
-def build_sft_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pairs: list[dict], cfg: TrainerSFTConfig,
-                      model_cfg: TrainerModelConfig, output_dir: Path, device: str, progress: bool = True) -> SFTTrainer:
+def build_sft_trainer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: list[dict],
+    cfg: TrainerSFTConfig,
+    model_cfg: TrainerModelConfig,
+    output_dir: Path,
+    device: str,
+    progress: bool = True,
+) -> SFTTrainer:
     """An SFTTrainer on the pairs as conversational prompt-completion rows (trl masks the prompt out of the loss)."""
     if not pairs:
         raise TrainerError("no pairs to train on")
@@ -90,9 +98,17 @@ def build_sft_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     return trainer
 
 
-def run_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pairs: list[dict], cfg: TrainerSFTConfig,
-            model_cfg: TrainerModelConfig, output_dir: Path, device: str, resume: bool = True,
-            progress: bool = True) -> SFTResult:
+def run_sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: list[dict],
+    cfg: TrainerSFTConfig,
+    model_cfg: TrainerModelConfig,
+    output_dir: Path,
+    device: str,
+    resume: bool = True,
+    progress: bool = True,
+) -> SFTResult:
     """Train `model` (its adapter, or every weight for method 'full') in place on the pairs for cfg.max_steps steps.
 
     With resume, the newest complete checkpoint in output_dir is loaded first (weights, optimizer, data position),
@@ -108,6 +124,11 @@ def run_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pairs: l
     resumed_from = checkpoint[1] if checkpoint else 0
     logged = [h for h in trainer.state.log_history if h["step"] > resumed_from]  # a resume restores older entries
     tokens = max((int(h["num_tokens"]) for h in logged if "num_tokens" in h), default=0)  # this run's running count
-    return SFTResult(steps=trainer.state.global_step, resumed_from_step=resumed_from,
-                     losses=[(h["step"], h["loss"]) for h in logged if "loss" in h],
-                     train_tokens=tokens, seconds=seconds, tokens_per_s=tokens / seconds if seconds > 0 else 0.0)
+    return SFTResult(
+        steps=trainer.state.global_step,
+        resumed_from_step=resumed_from,
+        losses=[(h["step"], h["loss"]) for h in logged if "loss" in h],
+        train_tokens=tokens,
+        seconds=seconds,
+        tokens_per_s=tokens / seconds if seconds > 0 else 0.0,
+    )

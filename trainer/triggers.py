@@ -27,8 +27,7 @@ class TriggerPolicy:
             reason = self._thumbs_down(snap, cursor)
             if reason:
                 return reason
-        if cfg.every_s is not None and new_pairs and (
-                last_cycle_ms is None or now_ms - last_cycle_ms >= cfg.every_s * 1000):
+        if cfg.every_s is not None and new_pairs and (last_cycle_ms is None or now_ms - last_cycle_ms >= cfg.every_s * 1000):
             return f"schedule: {new_pairs} new pairs and {cfg.every_s:g} s since the last cycle"
         return None
 
@@ -43,6 +42,5 @@ class TriggerPolicy:
             return None
         rate = sum(not r["desirable"] for r in window) / len(window)
         if rate > self.cfg.thumbs_down_rate:
-            return (f"thumbs-down rate {rate:.2f} over the last {len(window)} feedback examples"
-                    f" > {self.cfg.thumbs_down_rate:.2f}")
+            return f"thumbs-down rate {rate:.2f} over the last {len(window)} feedback examples > {self.cfg.thumbs_down_rate:.2f}"
         return None

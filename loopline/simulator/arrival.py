@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from loopline.simulator.generate import SimConfig
 
-LATE_MS = 120_000   # delay (on the producer's clock) from which an event counts as late
+LATE_MS = 120_000  # delay (on the producer's clock) from which an event counts as late
 
 
 class ReplyGaps:
@@ -57,6 +57,12 @@ class Arrivals:
         producer = self.rng.randrange(len(self.clock_offsets))
         skew = self.clock_offsets[producer]
         delay = true_arrival + skew - event_time
-        return true_arrival, {"event_time": event_time, "arrival_time": true_arrival + skew, "delay_ms": delay,
-                              "late": delay >= LATE_MS, "true_arrival_time": true_arrival, "producer": producer,
-                              "clock_skew_ms": skew}
+        return true_arrival, {
+            "event_time": event_time,
+            "arrival_time": true_arrival + skew,
+            "delay_ms": delay,
+            "late": delay >= LATE_MS,
+            "true_arrival_time": true_arrival,
+            "producer": producer,
+            "clock_skew_ms": skew,
+        }

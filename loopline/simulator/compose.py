@@ -15,10 +15,21 @@ from loopline.simulator.text import answers, details, questions
 if TYPE_CHECKING:
     from loopline.simulator.generate import SimConfig
 
-PII_SLOTS = {"name": "PERSON", "first_name": "PERSON", "email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER",
-             "address": "STREET_ADDRESS", "card": "CREDIT_CARD", "iban": "IBAN_CODE", "ssn": "US_SSN",
-             "ip": "IP_ADDRESS", "account": "ACCOUNT_NUMBER", "order": "ORDER_NUMBER", "hostname": "HOSTNAME",
-             "api_key": "API_KEY"}
+PII_SLOTS = {
+    "name": "PERSON",
+    "first_name": "PERSON",
+    "email": "EMAIL_ADDRESS",
+    "phone": "PHONE_NUMBER",
+    "address": "STREET_ADDRESS",
+    "card": "CREDIT_CARD",
+    "iban": "IBAN_CODE",
+    "ssn": "US_SSN",
+    "ip": "IP_ADDRESS",
+    "account": "ACCOUNT_NUMBER",
+    "order": "ORDER_NUMBER",
+    "hostname": "HOSTNAME",
+    "api_key": "API_KEY",
+}
 
 
 class Slots(dict):
@@ -40,14 +51,15 @@ class Slots(dict):
 @dataclass
 class Question:
     """A customer question as parts, so a near-duplicate can change exactly one aspect and re-render."""
+
     task: str
     greeting: str | None
-    parts: list[tuple[str, str]]   # (role, template): context / problem / detail / urgency
+    parts: list[tuple[str, str]]  # (role, template): context / problem / detail / urgency
     closing: str
     slots: Slots
-    signed: bool                   # signature block (and for email footer/disclaimer) present
-    case: str = "as_is"            # or "lower"
-    spacing: str = " "             # between sentences of a paragraph
+    signed: bool  # signature block (and for email footer/disclaimer) present
+    case: str = "as_is"  # or "lower"
+    spacing: str = " "  # between sentences of a paragraph
 
     def sentences(self) -> list[str]:
         return [tpl.format_map(self.slots) for _, tpl in self.parts]
@@ -79,16 +91,21 @@ class Composer:
 
     def question(self, persona: Persona, task: str, t: int, signed_odds: float = 0.0) -> Question:
         """Independent random choices per part, so two questions of one task rarely share phrasing."""
-        parts = [("context", self.rng.choice(questions.CONTEXT[task])),
-                 ("problem", self.rng.choice(questions.PROBLEMS[task]))]
+        parts = [("context", self.rng.choice(questions.CONTEXT[task])), ("problem", self.rng.choice(questions.PROBLEMS[task]))]
         if self.rng.random() < 0.3:
             parts.reverse()
         parts += [("detail", d) for d in self.rng.sample(questions.DETAILS[task], self.rng.choice((1, 2, 2)))]
         if self.rng.random() < 0.35:
             parts.append(("urgency", self.rng.choice(questions.URGENCY)))
         greeting = self.rng.choice(questions.GREETINGS) if self.rng.random() < 0.85 else None
-        return Question(task, greeting, parts, self.rng.choice(questions.CLOSINGS), Slots(self, persona, t),
-                        signed=self.rng.random() < signed_odds)
+        return Question(
+            task,
+            greeting,
+            parts,
+            self.rng.choice(questions.CLOSINGS),
+            Slots(self, persona, t),
+            signed=self.rng.random() < signed_odds,
+        )
 
     def reply_parts(self, q: Question, persona: Persona, agent: Agent) -> tuple[str, str, list[str], str]:
         """Greeting, self-introduction, answer sentences, closing: the answer echoes the question's details."""
@@ -115,16 +132,20 @@ class Composer:
         cur = details.CURRENCY[persona.locale]
         org = ascii_word(persona.company.split()[0]) if persona.company else self.cfg.tenant
         make = {
-            "product": lambda: rng.choice(details.PRODUCTS), "plan": lambda: rng.choice(details.PLANS),
+            "product": lambda: rng.choice(details.PRODUCTS),
+            "plan": lambda: rng.choice(details.PLANS),
             "amount": lambda: f"{cur}{rng.randint(5, 2500)}.{rng.randrange(100):02d}",
             "amount2": lambda: f"{cur}{rng.randint(5, 2500)}.{rng.randrange(100):02d}",
             "date": lambda: date_phrase(rng, t - rng.randint(1, 30) * 86_400_000),
-            "error": lambda: rng.choice(details.ERROR_CODES), "device": lambda: rng.choice(details.DEVICES),
-            "browser": lambda: rng.choice(details.BROWSERS), "carrier": lambda: rng.choice(details.CARRIERS),
+            "error": lambda: rng.choice(details.ERROR_CODES),
+            "device": lambda: rng.choice(details.DEVICES),
+            "browser": lambda: rng.choice(details.BROWSERS),
+            "carrier": lambda: rng.choice(details.CARRIERS),
             "tracking": lambda: f"{rng.choice(('1Z', 'JD', 'LX', 'CP'))}{rng.randrange(10**12):012d}",
             "count": lambda: str(rng.randint(2, 60)),
             "version": lambda: f"{rng.randint(3, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
-            "ref": lambda: f"CS-{rng.randrange(10**6):06d}", "days": lambda: str(rng.choice((3, 5, 7, 10))),
+            "ref": lambda: f"CS-{rng.randrange(10**6):06d}",
+            "days": lambda: str(rng.choice((3, 5, 7, 10))),
             "kb": lambda: f"KB-{rng.randint(1000, 9999)}",
             "hostname": lambda: f"{rng.choice(details.HOST_ROLES)}-{rng.randint(1, 12)}.corp.{org}.internal",
             "api_key": self._api_key,
@@ -137,6 +158,7 @@ class Composer:
         if prefix == "AKIA":
             return prefix + "".join(self.rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
         if prefix == "xoxb-":
-            return f"xoxb-{self.rng.randrange(10**12)}-{self.rng.randrange(10**12)}-" + \
-                "".join(self.rng.choice(alnum) for _ in range(24))
+            return f"xoxb-{self.rng.randrange(10**12)}-{self.rng.randrange(10**12)}-" + "".join(
+                self.rng.choice(alnum) for _ in range(24)
+            )
         return prefix + "".join(self.rng.choice(alnum) for _ in range(36 if prefix == "ghp_" else 24))

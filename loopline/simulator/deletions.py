@@ -31,7 +31,13 @@ class Deletions:
         if others and self.rng.random() < self.cfg.deletion_linked_fraction:
             record["linked_ids"] = self.rng.sample(others, self.rng.randint(1, len(others)))
         arrival, timing = self.arrivals.arrive(t)
-        truth = truth_record(self.source, timing, persona, subject_ids=[subject, *record.get("linked_ids", [])],
-                             deletion_subject=subject, deletion_person=persona.person_id,
-                             deletion_person_ids=sorted(persona.ids))
+        truth = truth_record(
+            self.source,
+            timing,
+            persona,
+            subject_ids=[subject, *record.get("linked_ids", [])],
+            deletion_subject=subject,
+            deletion_person=persona.person_id,
+            deletion_person_ids=sorted(persona.ids),
+        )
         return Out(arrival, self.source.topic, record[self.source.key].encode(), json_bytes(record), truth)

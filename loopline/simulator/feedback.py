@@ -36,9 +36,15 @@ class FeedbackEvents:
         if self.rng.random() < 0.4:
             comment = self.rng.choice(answers.FEEDBACK_UP if up else answers.FEEDBACK_DOWN)
         adapter = 1 + (t - self.start_ms) // self.cfg.adapter_period_ms - (self.rng.random() < 0.2)
-        record = {"response_id": f"resp-{random_hex(self.rng, 16)}", "prompt": q.chat_text(), "response": response,
-                  "adapter_version": f"adapter-{max(adapter, 1):04d}", "rating": "up" if up else "down",
-                  "comment": comment, "event_time": t}
+        record = {
+            "response_id": f"resp-{random_hex(self.rng, 16)}",
+            "prompt": q.chat_text(),
+            "response": response,
+            "adapter_version": f"adapter-{max(adapter, 1):04d}",
+            "rating": "up" if up else "down",
+            "comment": comment,
+            "event_time": t,
+        }
         values = pii.longest_first(persona.variants + pii.variants(q.slots.extra_pii()))
         spans = [p for f in self.source.text_fields if record[f] for p in pii.find(f, record[f], values)]
         arrival, timing = self.arrivals.arrive(t)

@@ -23,8 +23,8 @@ pii.py); feedback.py, deletions.py and malformed.py make the single events; arri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from loopline import catalog
 from loopline.simulator.arrival import LATE_MS
@@ -35,32 +35,33 @@ from loopline.simulator.truth import SimEvent
 @dataclass(frozen=True)
 class SimConfig:
     """Knobs of the simulated traffic; fractions are of events unless noted."""
+
     tenant: str = "acme"
     malformed_fraction: float = 0.01
     late_fraction: float = 0.02
-    exact_duplicate_fraction: float = 0.03   # of threads
-    near_duplicate_fraction: float = 0.05    # of threads
+    exact_duplicate_fraction: float = 0.03  # of threads
+    near_duplicate_fraction: float = 0.05  # of threads
     feedback_fraction: float = 0.03
     deletion_fraction: float = 0.002
-    auto_reply_fraction: float = 0.02        # of email events
-    mojibake_fraction: float = 0.01          # of chat/email/ticket messages
+    auto_reply_fraction: float = 0.02  # of email events
+    mojibake_fraction: float = 0.01  # of chat/email/ticket messages
     html_email_fraction: float = 0.6
-    oversized_bytes: int = 600_000           # size of 'oversized' malformed payloads
-    mean_thread_gap_ms: int = 3_000          # threads start ~ exponential with this mean
+    oversized_bytes: int = 600_000  # size of 'oversized' malformed payloads
+    mean_thread_gap_ms: int = 3_000  # threads start ~ exponential with this mean
     thread_shares: tuple[tuple[str, float], ...] = (("chat", 0.5), ("email", 0.3), ("ticket", 0.2))  # by kind
-    max_delay_ms: int = 2_000                # normal arrival delay is uniform in [0, this]
-    late_delay_ms: tuple[int, int] = (120_000, 1_800_000)   # true delay, raised to >= LATE_MS + clock skew
-    long_reply_fraction: float = 0.15        # of email/ticket threads: one reply gap is a long one
-    chat_resume_fraction: float = 0.03       # of chat threads: the customer comes back after a long gap
-    long_reply_gap_ms: tuple[int, int] = (3_600_000, 4 * 86_400_000)   # long gaps: log-uniform, hours to days
-    producers: int = 4                       # producers sending each topic; each event goes via a random one
-    producer_clock_skew_ms: int = 30_000     # each producer's clock is off by a fixed amount in [-this, this)
-    second_email_fraction: float = 0.4       # of customers: a second email address (threads use either)
-    deletion_linked_fraction: float = 0.3    # of deletions: linked_ids names some of the person's other ids
-    customers: int = 400                     # persona pool size (Faker is slow: built once per run)
+    max_delay_ms: int = 2_000  # normal arrival delay is uniform in [0, this]
+    late_delay_ms: tuple[int, int] = (120_000, 1_800_000)  # true delay, raised to >= LATE_MS + clock skew
+    long_reply_fraction: float = 0.15  # of email/ticket threads: one reply gap is a long one
+    chat_resume_fraction: float = 0.03  # of chat threads: the customer comes back after a long gap
+    long_reply_gap_ms: tuple[int, int] = (3_600_000, 4 * 86_400_000)  # long gaps: log-uniform, hours to days
+    producers: int = 4  # producers sending each topic; each event goes via a random one
+    producer_clock_skew_ms: int = 30_000  # each producer's clock is off by a fixed amount in [-this, this)
+    second_email_fraction: float = 0.4  # of customers: a second email address (threads use either)
+    deletion_linked_fraction: float = 0.3  # of deletions: linked_ids names some of the person's other ids
+    customers: int = 400  # persona pool size (Faker is slow: built once per run)
     agents: int = 24
-    duplicate_memory: int = 256              # completed threads kept (reservoir) as duplicate originals
-    adapter_period_ms: int = 6 * 3600_000    # a new adapter version every this much event time
+    duplicate_memory: int = 256  # completed threads kept (reservoir) as duplicate originals
+    adapter_period_ms: int = 6 * 3600_000  # a new adapter version every this much event time
 
     def __post_init__(self):
         if self.feedback_fraction + self.deletion_fraction + self.malformed_fraction >= 1:
@@ -73,8 +74,10 @@ class SimConfig:
             raise ValueError("long_reply_gap_ms must be a positive (low, high) range")
         unknown = [k for k, _ in self.thread_shares if k not in catalog.conversation_kinds()]
         if unknown or not any(share > 0 for _, share in self.thread_shares):
-            raise ValueError(f"thread_shares needs a positive share and only conversation kinds "
-                             f"{list(catalog.conversation_kinds())}; got {[k for k, _ in self.thread_shares]}")
+            raise ValueError(
+                f"thread_shares needs a positive share and only conversation kinds "
+                f"{list(catalog.conversation_kinds())}; got {[k for k, _ in self.thread_shares]}"
+            )
 
 
 def generate(seed: int, count: int, start_ms: int, config: SimConfig = SimConfig()) -> Iterator[SimEvent]:

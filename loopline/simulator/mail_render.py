@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 @dataclass
 class Signature:
     """What a mail client appends below the body."""
+
     signoff: str | None
     typed: str | None
     lines: list[str]
@@ -27,6 +28,7 @@ class Signature:
 @dataclass
 class Mail:
     """A rendered email, kept so the next reply can quote it."""
+
     message_id: str
     name: str
     address: str
@@ -34,16 +36,27 @@ class Mail:
     subject: str
     time: int
     text: str
-    html: str          # the full HTML document
-    inner_html: str    # body content only, for nesting into the next reply's quote
+    html: str  # the full HTML document
+    inner_html: str  # body content only, for nesting into the next reply's quote
 
 
 class MailRenderer:
     def __init__(self, rng: random.Random, cfg: SimConfig):
         self.rng, self.cfg = rng, cfg
 
-    def render(self, client: str, lang: str, name: str, address: str, to: list[str], subject: str, t: int,
-               blocks: list[str], sig: Signature | None, quoting: Mail | None) -> Mail:
+    def render(
+        self,
+        client: str,
+        lang: str,
+        name: str,
+        address: str,
+        to: list[str],
+        subject: str,
+        t: int,
+        blocks: list[str],
+        sig: Signature | None,
+        quoting: Mail | None,
+    ) -> Mail:
         """Render one email as its client would: plain text and HTML, quoting the previous message."""
         message_id = f"<{random_hex(self.rng, 20)}@{mail_text.MESSAGE_ID_DOMAINS[client]}>"
         text = "\n\n".join(blocks)
@@ -60,9 +73,11 @@ class MailRenderer:
             else:
                 quoted = "\n".join(f"> {line}" if line else ">" for line in quoting.text.split("\n"))
                 text += f"\n\n{header}\n{quoted}"
-            quote = mail_text.HTML_QUOTE[client].format(header=self._header_html(client, header, quoting.address),
-                                                        quoted=quoting.inner_html,
-                                                        mid=quoting.message_id.strip("<>"))
+            quote = mail_text.HTML_QUOTE[client].format(
+                header=self._header_html(client, header, quoting.address),
+                quoted=quoting.inner_html,
+                mid=quoting.message_id.strip("<>"),
+            )
         html = mail_text.HTML_DOCS[client].format(content=content, signature=signature, quote=quote)
         return Mail(message_id, name, address, to, subject, t, text, html, f"<div>{content}{signature}{quote}</div>")
 
@@ -101,16 +116,16 @@ class MailRenderer:
             content += block.format(p=html_escape(sig.signoff) + (f"<br>{html_escape(sig.typed)}" if sig.typed else ""))
         if sig.footer:
             content += block.format(p=html_escape(sig.footer))
-        signature = mail_text.HTML_SIGNATURE[client].format(lines="<br>".join(map(html_escape, sig.lines))) \
-            if sig.lines else ""
+        signature = mail_text.HTML_SIGNATURE[client].format(lines="<br>".join(map(html_escape, sig.lines))) if sig.lines else ""
         if sig.disclaimer:
             signature += mail_text.HTML_DISCLAIMER.format(text=html_escape(sig.disclaimer))
         return content, signature
 
     @staticmethod
     def _quote_header(client: str, lang: str, quoted: Mail) -> str:
-        fields = dict(time_fields(quoted.time), name=quoted.name, email=quoted.address,
-                      to=", ".join(quoted.to), subject=quoted.subject)
+        fields = dict(
+            time_fields(quoted.time), name=quoted.name, email=quoted.address, to=", ".join(quoted.to), subject=quoted.subject
+        )
         if client == "outlook":
             return mail_text.OUTLOOK_HEADERS["de" if lang == "de" else "en"].format(**fields)
         fmt = mail_text.QUOTE_HEADERS[(client, "en")] if lang == "en" else mail_text.QUOTE_HEADERS[lang]
@@ -119,8 +134,10 @@ class MailRenderer:
     @staticmethod
     def _header_html(client: str, header: str, address: str) -> str:
         if client == "outlook":
-            return "<br>".join(f"<b>{html_escape(label)}:</b>{html_escape(rest)}" for label, rest in
-                               (line.split(":", 1) for line in header.split("\n")))
+            return "<br>".join(
+                f"<b>{html_escape(label)}:</b>{html_escape(rest)}"
+                for label, rest in (line.split(":", 1) for line in header.split("\n"))
+            )
         html = html_escape(header)
         if client == "gmail":
             html = html.replace(f"&lt;{address}&gt;", f'&lt;<a href="mailto:{address}">{address}</a>&gt;')

@@ -4,7 +4,7 @@ four ways a real connector breaks things (bad JSON, schema mismatch, invalid UTF
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from loopline import catalog, schemas
 from loopline.simulator.arrival import Arrivals
@@ -21,9 +21,13 @@ class MalformedEvents:
     def __init__(self, tools: Toolkit, arrivals: Arrivals, threads: Threads):
         self.rng, self.cfg, self.people, self.composer = tools.rng, tools.cfg, tools.people, tools.composer
         self.arrivals, self.threads = arrivals, threads
-        self.seen: list[str] = []   # kinds sent (scheduled) so far, in first-seen order
-        self.breakers = {"invalid_json": self._invalid_json, "schema_mismatch": self._schema_mismatch,
-                         "invalid_utf8": self._invalid_utf8, "oversized": self._oversized}
+        self.seen: list[str] = []  # kinds sent (scheduled) so far, in first-seen order
+        self.breakers = {
+            "invalid_json": self._invalid_json,
+            "schema_mismatch": self._schema_mismatch,
+            "invalid_utf8": self._invalid_utf8,
+            "oversized": self._oversized,
+        }
 
     def missing(self) -> list[str]:
         """Kinds not scheduled yet, in MALFORMED_KINDS order."""
@@ -47,7 +51,7 @@ class MalformedEvents:
         s = json.dumps(record, ensure_ascii=False)
         how = self.rng.choice(("truncated", "trailing_comma", "python_repr"))
         if how == "truncated":
-            s = s[:self.rng.randint(len(s) // 4, len(s) - 2)]
+            s = s[: self.rng.randint(len(s) // 4, len(s) - 2)]
         elif how == "trailing_comma":
             s = s[:-1] + ",}"
         else:
@@ -67,7 +71,7 @@ class MalformedEvents:
         elif how == "extra":
             record["priority"] = "high"
         else:
-            record["event_time"] = datetime.fromtimestamp(record["event_time"] / 1000, tz=timezone.utc).isoformat()
+            record["event_time"] = datetime.fromtimestamp(record["event_time"] / 1000, tz=UTC).isoformat()
         return json_bytes(record)
 
     def _invalid_utf8(self, record: dict, source: catalog.Source, text_field: str) -> bytes:
@@ -82,5 +86,5 @@ class MalformedEvents:
         record = dict(record, **{text_field: record[text_field] + "\n\nLog excerpt: "})
         need = self.cfg.oversized_bytes - len(json_bytes(record))
         line = " | ".join(malformed.LOG_LINES) + " | "
-        record[text_field] += (line * (need // len(line) + 1))[:max(need, 0)]
+        record[text_field] += (line * (need // len(line) + 1))[: max(need, 0)]
         return json_bytes(record)

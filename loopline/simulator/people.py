@@ -13,7 +13,7 @@ import pkgutil
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from faker import Faker
@@ -33,13 +33,13 @@ CLIENT_WEIGHTS = (0.4, 0.3, 0.15, 0.1, 0.05)
 
 @dataclass(eq=False)
 class Persona:
-    person_id: str                                # the person, whichever of their ids an event shows
-    customer_id: str                              # chat sender_id, ticket author_id
+    person_id: str  # the person, whichever of their ids an event shows
+    customer_id: str  # chat sender_id, ticket author_id
     name: str
     first_name: str
     locale: str
-    email: str                                    # primary address (emails[0])
-    emails: tuple[str, ...]                       # one or two addresses; each email thread uses one
+    email: str  # primary address (emails[0])
+    emails: tuple[str, ...]  # one or two addresses; each email thread uses one
     phone: str
     address: str
     card: str
@@ -56,9 +56,9 @@ class Persona:
     disclaimer: str | None
     signoff: str
     variants: list = field(default_factory=list)
-    pending: int = 0                              # events scheduled, not yet sent (any role, its threads)
+    pending: int = 0  # events scheduled, not yet sent (any role, its threads)
     seen_ids: list = field(default_factory=list)  # subject ids already sent, in first-sent order
-    retired: bool = False                         # a deletion was issued: never used again
+    retired: bool = False  # a deletion was issued: never used again
 
     @property
     def lang(self) -> str:
@@ -70,11 +70,20 @@ class Persona:
         return (self.customer_id,) + self.emails
 
     def pii(self) -> list[tuple[str, str]]:
-        return ([("PERSON", self.name), ("PERSON", self.first_name)] +
-                [("EMAIL_ADDRESS", e) for e in self.emails] +
-                [("PHONE_NUMBER", self.phone), ("STREET_ADDRESS", self.address), ("CREDIT_CARD", self.card),
-                 ("IBAN_CODE", self.iban), ("US_SSN", self.ssn), ("IP_ADDRESS", self.ip),
-                 ("ACCOUNT_NUMBER", self.account)] + [("ORDER_NUMBER", o) for o in self.orders])
+        return (
+            [("PERSON", self.name), ("PERSON", self.first_name)]
+            + [("EMAIL_ADDRESS", e) for e in self.emails]
+            + [
+                ("PHONE_NUMBER", self.phone),
+                ("STREET_ADDRESS", self.address),
+                ("CREDIT_CARD", self.card),
+                ("IBAN_CODE", self.iban),
+                ("US_SSN", self.ssn),
+                ("IP_ADDRESS", self.ip),
+                ("ACCOUNT_NUMBER", self.account),
+            ]
+            + [("ORDER_NUMBER", o) for o in self.orders]
+        )
 
     def signature_lines(self) -> list[str]:
         return [self.name] + ([f"{self.title} | {self.company}"] if self.company else []) + [self.phone]
@@ -92,8 +101,7 @@ class Agent:
     variants: list = field(default_factory=list)
 
     def pii(self) -> list[tuple[str, str]]:
-        return [("PERSON", self.name), ("PERSON", self.first_name), ("EMAIL_ADDRESS", self.email),
-                ("PHONE_NUMBER", self.phone)]
+        return [("PERSON", self.name), ("PERSON", self.first_name), ("EMAIL_ADDRESS", self.email), ("PHONE_NUMBER", self.phone)]
 
 
 @functools.cache
@@ -124,7 +132,7 @@ class People:
 
     def __init__(self, rng: random.Random, seed: int, cfg: SimConfig, start_ms: int):
         self.rng, self.cfg = rng, cfg
-        self.year = datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc).year
+        self.year = datetime.fromtimestamp(start_ms / 1000, tz=UTC).year
         self.fakers = {}
         for i, locale in enumerate(LOCALES):
             self.fakers[locale] = Faker(locale)
@@ -163,19 +171,27 @@ class People:
         persona = Persona(
             person_id=f"person-{self.person_seq:06d}",
             customer_id=self._unique(lambda: f"cust-{self.rng.randrange(10**7):07d}"),
-            name=f"{first} {last}", first_name=first, locale=locale, email=emails[0], emails=tuple(emails),
+            name=f"{first} {last}",
+            first_name=first,
+            locale=locale,
+            email=emails[0],
+            emails=tuple(emails),
             phone=self._digits(self.rng.choice(contacts.PHONE_FORMATS[locale])),
             address=" ".join(fk.address().replace("\n", ", ").split()),
-            card=self._group_digits(card), iban=" ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
-            if self.rng.random() < 0.4 else iban,
-            ssn=self.fakers["en_US"].ssn(), ip=fk.ipv4_public(),
+            card=self._group_digits(card),
+            iban=" ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if self.rng.random() < 0.4 else iban,
+            ssn=self.fakers["en_US"].ssn(),
+            ip=fk.ipv4_public(),
             account=f"ACC-{self.rng.randrange(10**8):08d}",
             orders=tuple(f"ORD-{self.year}-{self.rng.randrange(10**6):06d}" for _ in range(self.rng.randint(1, 3))),
-            company=company, title=self.rng.choice(contacts.TITLES) if company else None, client=client,
+            company=company,
+            title=self.rng.choice(contacts.TITLES) if company else None,
+            client=client,
             quote_lang=quote_lang,
             mobile_footer=self.rng.choice(mail.MOBILE_FOOTERS[lang]) if self.rng.random() < 0.2 else None,
             disclaimer=self.rng.choice(mail.DISCLAIMERS) if company and self.rng.random() < 0.5 else None,
-            signoff=self.rng.choice(mail.SIGNOFFS.get(lang, mail.SIGNOFFS["en"])))
+            signoff=self.rng.choice(mail.SIGNOFFS.get(lang, mail.SIGNOFFS["en"])),
+        )
         persona.variants = pii.variants(persona.pii())
         return persona
 
@@ -184,20 +200,34 @@ class People:
         first, last = fk.first_name(), fk.last_name()
         while first.lower() in _vocabulary() or "'" in first:
             first = fk.first_name()
-        agent = Agent(f"agent-{i + 1:03d}", f"{first} {last}", first,
-                      self._unique(lambda: f"{ascii_word(first)}.{ascii_word(last)}@{self.domain}"),
-                      self.support_phone, self.rng.choice(contacts.AGENT_TITLES),
-                      "outlook" if self.rng.random() < 0.7 else "gmail")
+        agent = Agent(
+            f"agent-{i + 1:03d}",
+            f"{first} {last}",
+            first,
+            self._unique(lambda: f"{ascii_word(first)}.{ascii_word(last)}@{self.domain}"),
+            self.support_phone,
+            self.rng.choice(contacts.AGENT_TITLES),
+            "outlook" if self.rng.random() < 0.7 else "gmail",
+        )
         agent.variants = pii.variants(agent.pii())
         return agent
 
     def _email_address(self, first: str, last: str, company: str | None, locale: str) -> str:
         given, family = ascii_word(first), ascii_word(last)
-        local = self.rng.choice((f"{given}.{family}", f"{given[0]}{family}",
-                                 f"{given}_{family}{self.rng.randint(1, 99)}", f"{family}.{given}",
-                                 f"{given}{self.rng.randint(60, 99)}"))
-        domain = (ascii_word(company.split()[0]) + self.rng.choice((".com", ".co", ".io", ".net"))) if company \
+        local = self.rng.choice(
+            (
+                f"{given}.{family}",
+                f"{given[0]}{family}",
+                f"{given}_{family}{self.rng.randint(1, 99)}",
+                f"{family}.{given}",
+                f"{given}{self.rng.randint(60, 99)}",
+            )
+        )
+        domain = (
+            (ascii_word(company.split()[0]) + self.rng.choice((".com", ".co", ".io", ".net")))
+            if company
             else self.rng.choice(contacts.FREE_MAIL[locale])
+        )
         return f"{local}@{domain}"
 
     def _unique(self, make) -> str:
@@ -209,14 +239,15 @@ class People:
 
     def _digits(self, pattern: str) -> str:
         """'#' -> any digit, 'N' -> 2-9, so phone formats live in the text pools as patterns."""
-        return "".join(str(self.rng.randint(0, 9)) if c == "#" else str(self.rng.randint(2, 9)) if c == "N" else c
-                       for c in pattern)
+        return "".join(
+            str(self.rng.randint(0, 9)) if c == "#" else str(self.rng.randint(2, 9)) if c == "N" else c for c in pattern
+        )
 
     def _group_digits(self, number: str) -> str:
         sep = self.rng.choice((" ", "-", ""))
         sizes = (4, 6, 5) if len(number) == 15 else (4, 4, 4, 4)
         groups, i = [], 0
         for size in sizes:
-            groups.append(number[i:i + size])
+            groups.append(number[i : i + size])
             i += size
         return sep.join(g for g in groups if g)

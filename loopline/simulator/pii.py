@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loopline.simulator.strings import html_escape, mojibake
 
-Variants = list[tuple[str, str]]   # (PII type, lowercased wire form)
+Variants = list[tuple[str, str]]  # (PII type, lowercased wire form)
 
 
 def variants(pairs) -> Variants:
@@ -47,5 +47,4 @@ def find(field_name: str, text: str, values: Variants) -> list[dict]:
 
 def _bounded(s: str, i: int, j: int) -> bool:
     """No letter/digit glued to either end: 'Ann' must not match inside 'Annual'."""
-    return not (i > 0 and s[i].isalnum() and s[i - 1].isalnum()) and \
-        not (j < len(s) and s[j - 1].isalnum() and s[j].isalnum())
+    return not (i > 0 and s[i].isalnum() and s[i - 1].isalnum()) and not (j < len(s) and s[j - 1].isalnum() and s[j].isalnum())

@@ -40,19 +40,30 @@ class SimulationSummary:
 
 def producer(kafka: KafkaConfig) -> Producer:
     """acks=all + idempotence: an acknowledged event is durable and never written twice by retries."""
-    return Producer({
-        "bootstrap.servers": kafka.bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 20,
-        "compression.type": "lz4",
-        "message.max.bytes": kafka.max_message_bytes,
-        "queue.buffering.max.messages": 200_000,
-    })
+    return Producer(
+        {
+            "bootstrap.servers": kafka.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "message.max.bytes": kafka.max_message_bytes,
+            "queue.buffering.max.messages": 200_000,
+        }
+    )
 
 
-def simulate(kafka: KafkaConfig, *, rate: float, duration: float, seed: int, start_ms: int, truth_path: Path,
-             sim_config: SimConfig | None = None, show_progress: bool = True) -> SimulationSummary:
+def simulate(
+    kafka: KafkaConfig,
+    *,
+    rate: float,
+    duration: float,
+    seed: int,
+    start_ms: int,
+    truth_path: Path,
+    sim_config: SimConfig | None = None,
+    show_progress: bool = True,
+) -> SimulationSummary:
     """Produce round(rate*duration) events paced at `rate`/s; write ground truth atomically at the end."""
     count = round(rate * duration)
     truth_path = Path(truth_path)
@@ -71,8 +82,14 @@ def simulate(kafka: KafkaConfig, *, rate: float, duration: float, seed: int, sta
                 errors.append(f"{event.topic} seq={event.truth['seq']}: {err.str()}")
                 return
             summary.acknowledged += 1
-            line = {**event.truth, "topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
-                    "value_sha256": hashlib.sha256(event.value).hexdigest(), "value_bytes": len(event.value)}
+            line = {
+                **event.truth,
+                "topic": msg.topic(),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+                "value_sha256": hashlib.sha256(event.value).hexdigest(),
+                "value_bytes": len(event.value),
+            }
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             progress.advance(task)
 
@@ -89,8 +106,10 @@ def simulate(kafka: KafkaConfig, *, rate: float, duration: float, seed: int, sta
         remaining = prod.flush(60)
         summary.seconds = time.monotonic() - t0
     if remaining or summary.failed:
-        raise RuntimeError(f"{summary.failed + remaining} of {count} events were not acknowledged by Kafka at "
-                           f"{kafka.bootstrap}; ground truth kept at {tmp}. First errors: {errors[:3]}")
+        raise RuntimeError(
+            f"{summary.failed + remaining} of {count} events were not acknowledged by Kafka at "
+            f"{kafka.bootstrap}; ground truth kept at {tmp}. First errors: {errors[:3]}"
+        )
     tmp.rename(truth_path)
     return summary
 
@@ -98,8 +117,13 @@ def simulate(kafka: KafkaConfig, *, rate: float, duration: float, seed: int, sta
 def _produce(prod: Producer, event: SimEvent, on_delivery) -> None:
     while True:
         try:
-            prod.produce(event.topic, key=event.key, value=event.value, timestamp=event.truth["arrival_time"],
-                         on_delivery=lambda err, msg, e=event: on_delivery(e, err, msg))
+            prod.produce(
+                event.topic,
+                key=event.key,
+                value=event.value,
+                timestamp=event.truth["arrival_time"],
+                on_delivery=lambda err, msg, e=event: on_delivery(e, err, msg),
+            )
             return
         except BufferError:  # local queue full: let deliveries drain, then retry
             prod.poll(0.1)
@@ -114,5 +138,12 @@ def _pace(t0: float, i: int, rate: float, prod: Producer) -> None:
 
 
 def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("acknowledged"), TimeElapsedColumn(), disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("acknowledged"),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=False,
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import heapq
 import random
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from loopline.simulator.arrival import Arrivals, ReplyGaps
 from loopline.simulator.compose import Composer
@@ -46,9 +47,14 @@ class TrafficStream:
         self.pushed = 0
         self.emitted = 0
         total = config.feedback_fraction + config.deletion_fraction + config.malformed_fraction
-        self.single_rates = [(kind, frac / (1 - total)) for kind, frac in
-                             (("feedback", config.feedback_fraction), ("deletion", config.deletion_fraction),
-                              ("malformed", config.malformed_fraction))]
+        self.single_rates = [
+            (kind, frac / (1 - total))
+            for kind, frac in (
+                ("feedback", config.feedback_fraction),
+                ("deletion", config.deletion_fraction),
+                ("malformed", config.malformed_fraction),
+            )
+        ]
 
     def run(self, count: int) -> Iterator[SimEvent]:
         t = self.start_ms
@@ -105,7 +111,7 @@ class TrafficStream:
 
     def _fill(self, count: int, t: int) -> list[Out]:
         """The events still missing from `count`: reserved malformed kinds first, then feedback/malformed."""
-        missing = self.malformed.missing()[:self._reserve(count)]
+        missing = self.malformed.missing()[: self._reserve(count)]
         fb, mal = self.cfg.feedback_fraction, self.cfg.malformed_fraction
         outs = []
         for i in range(count - self.emitted - len(self.heap)):

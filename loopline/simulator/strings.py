@@ -8,7 +8,7 @@ import random
 import re
 import string
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from loopline.simulator.text import mail
 
@@ -41,14 +41,29 @@ def template_fields(template: str) -> frozenset[str]:
 
 def time_fields(ms: int) -> dict:
     """The date parts quote headers are written with, in every header language."""
-    d = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    d = datetime.fromtimestamp(ms / 1000, tz=UTC)
     wd, mon = d.weekday(), d.month - 1
-    return {"wd3": mail.WEEKDAYS["en"][wd][:3], "wdfull": mail.WEEKDAYS["en"][wd], "mon3": mail.MONTHS["en"][mon][:3],
-            "monfull": mail.MONTHS["en"][mon], "day": d.day, "dd": f"{d.day:02d}", "mo": f"{d.month:02d}",
-            "year": d.year, "hh": f"{d.hour:02d}", "mm": f"{d.minute:02d}", "ss": f"{d.second:02d}",
-            "h12": d.hour % 12 or 12, "ampm": "AM" if d.hour < 12 else "PM",
-            "wd_fr": mail.WEEKDAYS["fr"][wd], "mon_fr": mail.MONTHS["fr"][mon], "wd_es": mail.WEEKDAYS["es"][wd],
-            "mon_es": mail.MONTHS["es"][mon], "wd_de": mail.WEEKDAYS["de"][wd], "mon_de": mail.MONTHS["de"][mon]}
+    return {
+        "wd3": mail.WEEKDAYS["en"][wd][:3],
+        "wdfull": mail.WEEKDAYS["en"][wd],
+        "mon3": mail.MONTHS["en"][mon][:3],
+        "monfull": mail.MONTHS["en"][mon],
+        "day": d.day,
+        "dd": f"{d.day:02d}",
+        "mo": f"{d.month:02d}",
+        "year": d.year,
+        "hh": f"{d.hour:02d}",
+        "mm": f"{d.minute:02d}",
+        "ss": f"{d.second:02d}",
+        "h12": d.hour % 12 or 12,
+        "ampm": "AM" if d.hour < 12 else "PM",
+        "wd_fr": mail.WEEKDAYS["fr"][wd],
+        "mon_fr": mail.MONTHS["fr"][mon],
+        "wd_es": mail.WEEKDAYS["es"][wd],
+        "mon_es": mail.MONTHS["es"][mon],
+        "wd_de": mail.WEEKDAYS["de"][wd],
+        "mon_de": mail.MONTHS["de"][mon],
+    }
 
 
 def date_phrase(rng: random.Random, ms: int) -> str:

@@ -36,8 +36,7 @@ class Threads:
                 return self._exact_duplicate(t, original) if r < exact else self._near_duplicate(t, original)
         kind = self.pick_kind()
         persona = self.rng.choice(self.people.customers)
-        question = self.composer.question(persona, self.rng.choice(questions.TASKS), t,
-                                          self.generators[kind].signed_odds)
+        question = self.composer.question(persona, self.rng.choice(questions.TASKS), t, self.generators[kind].signed_odds)
         return self._build(kind, t, persona, question, None, None)
 
     def pick_kind(self) -> str:
@@ -56,8 +55,9 @@ class Threads:
             if j < self.cfg.duplicate_memory:
                 self.reservoir[j] = thread
 
-    def _build(self, kind: str, t: int, persona: Persona, q: Question, subject: str | None,
-               near: tuple[str, str] | None) -> list[Out]:
+    def _build(
+        self, kind: str, t: int, persona: Persona, q: Question, subject: str | None, near: tuple[str, str] | None
+    ) -> list[Out]:
         """A fresh thread (near=None) or a near-duplicate: near=(original main message id, variation)."""
         agent = self.rng.choice(self.people.agents)
         drafts, main, subject = self.generators[kind].thread(t, persona, agent, q, subject)
@@ -77,13 +77,24 @@ class Threads:
                 d.mojibake = self._maybe_mojibake(d)
                 d.pii = [p for f in d.source.text_fields if d.record.get(f) for p in pii.find(f, d.record[f], values)]
             arrival, timing = self.arrivals.arrive(d.time)
-            truth = truth_record(d.source, timing, persona if d.role == "customer" else None, id=d.id,
-                                 thread_id=d.record[d.source.key], role=d.role, task=d.task,
-                                 subject_ids=list(d.subject_ids),
-                                 pii=[dict(p) for p in d.pii], duplicate_of=d.duplicate_of,
-                                 duplicate_kind=d.duplicate_kind, variation=d.variation, auto_reply=d.auto_reply,
-                                 mojibake=d.mojibake, expected_clean=d.clean,
-                                 answers={"prompt_ids": d.answers, "task": d.task} if d.answers else None)
+            truth = truth_record(
+                d.source,
+                timing,
+                persona if d.role == "customer" else None,
+                id=d.id,
+                thread_id=d.record[d.source.key],
+                role=d.role,
+                task=d.task,
+                subject_ids=list(d.subject_ids),
+                pii=[dict(p) for p in d.pii],
+                duplicate_of=d.duplicate_of,
+                duplicate_kind=d.duplicate_kind,
+                variation=d.variation,
+                auto_reply=d.auto_reply,
+                mojibake=d.mojibake,
+                expected_clean=d.clean,
+                answers={"prompt_ids": d.answers, "task": d.task} if d.answers else None,
+            )
             outs.append(Out(arrival, d.source.topic, d.key.encode(), json_bytes(d.record), truth, persona, thread))
         persona.pending += len(outs)
         thread.remaining = len(outs)
@@ -95,17 +106,35 @@ class Threads:
         shift = t - original.start
         new_ids: dict[str, str] = {}
         thread_id = generator.thread_id()
-        channel = self.rng.choice(CHANNELS)   # where a re-synced chat arrives; drawn for every kind
+        channel = self.rng.choice(CHANNELS)  # where a re-synced chat arrives; drawn for every kind
         drafts = []
         for d in original.drafts:
             record = dict(d.record, event_time=d.time + shift)
             record[d.source.key] = thread_id
             record[d.source.event_id] = new_ids[d.id] = generator.message_id(d.id)
             generator.resync(record, new_ids, channel)
-            drafts.append(replace(d, key=thread_id, record=record, time=d.time + shift, answers=None,
-                                  duplicate_of=d.id, duplicate_kind="exact", variation=None))
-        thread = Thread(original.kind, original.persona, original.question, new_ids[original.main_id], drafts,
-                        t, original.subject, original=False)
+            drafts.append(
+                replace(
+                    d,
+                    key=thread_id,
+                    record=record,
+                    time=d.time + shift,
+                    answers=None,
+                    duplicate_of=d.id,
+                    duplicate_kind="exact",
+                    variation=None,
+                )
+            )
+        thread = Thread(
+            original.kind,
+            original.persona,
+            original.question,
+            new_ids[original.main_id],
+            drafts,
+            t,
+            original.subject,
+            original=False,
+        )
         return self._finish(drafts, [], original.persona, thread)
 
     def _near_duplicate(self, t: int, original: Thread) -> list[Out]:
@@ -121,7 +150,7 @@ class Threads:
             self.mojibake_owed += 1
         if not self.mojibake_owed:
             return False
-        names = [f for f in (d.source.body, d.source.body_html) if f and d.record.get(f)]   # not the subject
+        names = [f for f in (d.source.body, d.source.body_html) if f and d.record.get(f)]  # not the subject
         fixed = {f: d.record[f].replace("&#39;", "’").replace("'", "’") for f in names}
         broken = {f: mojibake(v) for f, v in fixed.items()}
         if any(v is None or v == fixed[f] for f, v in broken.items()):

@@ -17,7 +17,7 @@ from loopline.simulator.truth import Draft
 class TicketThreads:
     source = catalog.by_kind("ticket")
     signed_odds = 0.3
-    bad_enum = ("event_type", "reopened")      # a value outside the schema's enum
+    bad_enum = ("event_type", "reopened")  # a value outside the schema's enum
 
     def __init__(self, tools: Toolkit):
         self.rng, self.composer, self.gaps = tools.rng, tools.composer, tools.gaps
@@ -30,28 +30,48 @@ class TicketThreads:
     def message_id(self, like: str | None = None) -> str:
         return f"tev-{random_hex(self.rng, 16)}"
 
-    def thread(self, t: int, persona: Persona, agent: Agent, q: Question,
-               subject: str | None) -> tuple[list[Draft], Draft, None]:
+    def thread(self, t: int, persona: Persona, agent: Agent, q: Question, subject: str | None) -> tuple[list[Draft], Draft, None]:
         ticket = self.thread_id()
         product = self.rng.choice(details.PRODUCTS)
-        tags = [q.task, self.rng.choice(tickets.TICKET_PRIORITIES), self.rng.choice(tickets.TICKET_SOURCES),
-                ascii_word(product.split()[0])]
+        tags = [
+            q.task,
+            self.rng.choice(tickets.TICKET_PRIORITIES),
+            self.rng.choice(tickets.TICKET_SOURCES),
+            ascii_word(product.split()[0]),
+        ]
         drafts: list[Draft] = []
         clock = [t]
         clarify = self.rng.random() < 0.4
-        long_at = self.gaps.long_at(3 if clarify else 1)   # which reply gap (if any) takes hours or days
+        long_at = self.gaps.long_at(3 if clarify else 1)  # which reply gap (if any) takes hours or days
 
         def post(event_type, role, author, text, clean=None, **kw) -> Draft:
             if drafts:
                 clock[0] += self.gaps.long() if len(drafts) - 1 == long_at else self.rng.randint(60_000, 1_800_000)
-            record = {"ticket_id": ticket, "event_id": self.message_id(), "event_type": event_type,
-                      "author_role": role, "author_id": author, "text": text, "event_time": clock[0],
-                      "product": product, "tags": tags}
+            record = {
+                "ticket_id": ticket,
+                "event_id": self.message_id(),
+                "event_type": event_type,
+                "author_role": role,
+                "author_id": author,
+                "text": text,
+                "event_time": clock[0],
+                "product": product,
+                "tags": tags,
+            }
             email = self._author_email(ticket, persona) if role == "customer" else None
             if email is not None:
                 record["author_email"] = email
-            d = Draft(self.source, ticket, record, role, clock[0], text if clean is None else clean, q.task,
-                      ([author] + ([email] if email else [])) if role == "customer" else [], **kw)
+            d = Draft(
+                self.source,
+                ticket,
+                record,
+                role,
+                clock[0],
+                text if clean is None else clean,
+                q.task,
+                ([author] + ([email] if email else [])) if role == "customer" else [],
+                **kw,
+            )
             drafts.append(d)
             return d
 
@@ -62,8 +82,7 @@ class TicketThreads:
         if clarify:
             ask = f"Hi {persona.first_name}, {self.rng.choice(tickets.TICKET_CLARIFY)} Thanks, {agent.first_name}"
             post("comment", "agent", agent.agent_id, ask)
-            prompts.append(post("comment", "customer", cid,
-                                self.rng.choice(tickets.TICKET_CUSTOMER_REPLIES).format_map(q.slots)))
+            prompts.append(post("comment", "customer", cid, self.rng.choice(tickets.TICKET_CUSTOMER_REPLIES).format_map(q.slots)))
         greeting, intro, answer, closing = self.composer.reply_parts(q, persona, agent)
         note = self.rng.choice(tickets.TICKET_RESOLUTIONS[q.task]).format_map(q.slots)
         resolution = " ".join([greeting] + answer + [closing]) + f"\n\nResolution: {note}"
@@ -73,10 +92,17 @@ class TicketThreads:
         return drafts, opened, None
 
     def standalone(self, persona: Persona, q: Question, t: int) -> tuple[dict, str]:
-        return {"ticket_id": self.thread_id(), "event_id": self.message_id(),
-                "event_type": "opened", "author_role": "customer", "author_id": persona.customer_id,
-                "text": "\n\n".join(q.blocks()), "event_time": t, "product": self.rng.choice(details.PRODUCTS),
-                "tags": [q.task]}, "text"
+        return {
+            "ticket_id": self.thread_id(),
+            "event_id": self.message_id(),
+            "event_type": "opened",
+            "author_role": "customer",
+            "author_id": persona.customer_id,
+            "text": "\n\n".join(q.blocks()),
+            "event_time": t,
+            "product": self.rng.choice(details.PRODUCTS),
+            "tags": [q.task],
+        }, "text"
 
     def resync(self, record: dict, new_ids: dict[str, str], channel: str) -> None:
         """A ticket copy refers to nothing by id and has no channel."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Toolkit:
     """Shared by every generator. One random stream for all of them, so one seed fixes every byte."""
+
     rng: random.Random
     cfg: SimConfig
     people: People
@@ -28,9 +29,10 @@ class Toolkit:
 
 class ConversationGenerator(Protocol):
     """Generates the threads of one catalog conversation kind (chat, email, ticket, ...)."""
+
     source: ClassVar[catalog.Source]
-    signed_odds: ClassVar[float]   # odds a fresh question carries the customer's signature
-    bad_enum: ClassVar[tuple[str, str] | None]   # (field, value outside its enum) for schema-mismatch payloads
+    signed_odds: ClassVar[float]  # odds a fresh question carries the customer's signature
+    bad_enum: ClassVar[tuple[str, str] | None]  # (field, value outside its enum) for schema-mismatch payloads
 
     def __init__(self, tools: Toolkit) -> None: ...
 
@@ -40,8 +42,9 @@ class ConversationGenerator(Protocol):
     def message_id(self, like: str | None = None) -> str:
         """A fresh value for `source.event_id`; `like`: the id of the message this one re-syncs."""
 
-    def thread(self, t: int, persona: Persona, agent: Agent, q: Question,
-               subject: str | None) -> tuple[list[Draft], Draft, str | None]:
+    def thread(
+        self, t: int, persona: Persona, agent: Agent, q: Question, subject: str | None
+    ) -> tuple[list[Draft], Draft, str | None]:
         """A whole thread starting at `t` asking `q`: its drafts, the main question's draft, its subject."""
 
     def standalone(self, persona: Persona, q: Question, t: int) -> tuple[dict, str]:

@@ -12,6 +12,7 @@ from loopline.simulator.people import Persona
 @dataclass(frozen=True)
 class SimEvent:
     """One generated event: what a producer sends (topic, key, value) and what a perfect pipeline makes of it."""
+
     topic: str
     key: bytes | None
     value: bytes
@@ -21,6 +22,7 @@ class SimEvent:
 @dataclass
 class Draft:
     """One message of a thread as generated; Threads turns it into wire bytes + truth."""
+
     source: catalog.Source
     key: str
     record: dict
@@ -34,7 +36,7 @@ class Draft:
     duplicate_of: str | None = None
     duplicate_kind: str | None = None
     variation: str | None = None
-    pii: list | None = None          # preset for exact duplicates (text identical to the original)
+    pii: list | None = None  # preset for exact duplicates (text identical to the original)
     mojibake: bool = False
 
     @property
@@ -45,6 +47,7 @@ class Draft:
 @dataclass(eq=False)
 class Thread:
     """A scheduled thread: counts unsent events so it can become a duplicate original once all are out."""
+
     kind: str
     persona: Persona
     question: Question
@@ -59,6 +62,7 @@ class Thread:
 @dataclass(eq=False)
 class Out:
     """An event waiting in the send heap; persona and thread are settled when it is sent."""
+
     arrival: int
     topic: str
     key: bytes | None
@@ -70,12 +74,30 @@ class Out:
 
 def truth_record(source: catalog.Source, timing: dict, persona: Persona | None = None, **fields) -> dict:
     """`persona`: the customer person the event comes from (None for agent/bot/system messages)."""
-    truth = {"seq": None, "topic": source.topic, "kind": source.kind, "malformed": None, "id": None,
-             "thread_id": None, "role": None, **timing, "task": None, "subject_ids": [], "pii": [],
-             "duplicate_of": None, "duplicate_kind": None, "variation": None, "auto_reply": False,
-             "mojibake": False, "expected_clean": None, "answers": None,
-             "person": persona.person_id if persona else None,
-             "person_ids": sorted(persona.ids) if persona else [],
-             "deletion_subject": None, "deletion_person": None, "deletion_person_ids": None}
+    truth = {
+        "seq": None,
+        "topic": source.topic,
+        "kind": source.kind,
+        "malformed": None,
+        "id": None,
+        "thread_id": None,
+        "role": None,
+        **timing,
+        "task": None,
+        "subject_ids": [],
+        "pii": [],
+        "duplicate_of": None,
+        "duplicate_kind": None,
+        "variation": None,
+        "auto_reply": False,
+        "mojibake": False,
+        "expected_clean": None,
+        "answers": None,
+        "person": persona.person_id if persona else None,
+        "person_ids": sorted(persona.ids) if persona else [],
+        "deletion_subject": None,
+        "deletion_person": None,
+        "deletion_person_ids": None,
+    }
     truth.update(fields)
     return truth

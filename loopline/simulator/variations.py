@@ -10,7 +10,7 @@ from loopline.simulator.compose import Question
 from loopline.simulator.text import questions
 
 VARIATIONS = ("greeting", "signature", "whitespace", "case", "dropped_sentence", "edited_words")
-NEAR_MIN_JACCARD = 0.6   # a near-duplicate's word 5-shingle Jaccard with its original is at least this
+NEAR_MIN_JACCARD = 0.6  # a near-duplicate's word 5-shingle Jaccard with its original is at least this
 _WORD = re.compile(r"\{\w+\}|[A-Za-z]+")
 
 
@@ -27,9 +27,11 @@ def vary(rng: random.Random, q: Question) -> tuple[Question, str]:
 
 def jaccard5(a: str, b: str) -> float:
     """Word 5-shingle Jaccard on lowercased words, the similarity MinHash dedup estimates."""
+
     def shingles(s: str) -> set[tuple[str, ...]]:
         words = re.findall(r"\w+", s.lower())
-        return {tuple(words[i:i + 5]) for i in range(max(len(words) - 4, 1))}
+        return {tuple(words[i : i + 5]) for i in range(max(len(words) - 4, 1))}
+
     x, y = shingles(a), shingles(b)
     return len(x & y) / len(x | y)
 
@@ -53,8 +55,12 @@ def _vary_once(rng: random.Random, q: Question) -> tuple[Question, str]:
 
 def _edit_words(rng: random.Random, parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Swap 2-3 words for synonyms (or typos) outside the slots, as a customer retyping would."""
-    spots = [(i, m.start(), m.end()) for i, (_, tpl) in enumerate(parts) for m in _WORD.finditer(tpl)
-             if not m.group().startswith("{") and len(m.group()) >= 4]
+    spots = [
+        (i, m.start(), m.end())
+        for i, (_, tpl) in enumerate(parts)
+        for m in _WORD.finditer(tpl)
+        if not m.group().startswith("{") and len(m.group()) >= 4
+    ]
     chosen = sorted(rng.sample(spots, min(len(spots), rng.randint(2, 3))), reverse=True)
     edited = [list(p) for p in parts]
     for i, s, e in chosen:
@@ -68,4 +74,4 @@ def _edit(rng: random.Random, word: str) -> str:
     if synonym:
         return synonym.capitalize() if word[0].isupper() else synonym
     k = rng.randrange(1, len(word) - 2)
-    return word[:k] + word[k + 1] + word[k] + word[k + 2:]
+    return word[:k] + word[k + 1] + word[k] + word[k + 2 :]

@@ -45,10 +45,14 @@ def topic_config(config: KafkaConfig, topic: str) -> dict[str, str]:
     base = TOPIC_CONFIG | {"max.message.bytes": str(config.max_message_bytes)}
     if topic != DEADLETTER_TOPIC:
         return base | {"retention.ms": str(config.raw_retention_ms)}
-    return base | {"cleanup.policy": "compact", "segment.ms": str(config.deadletter_segment_ms),
-                   "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0",
-                   "max.compaction.lag.ms": str(max(config.deadletter_max_compaction_lag_ms, config.deadletter_segment_ms)),
-                   "delete.retention.ms": "60000"}
+    return base | {
+        "cleanup.policy": "compact",
+        "segment.ms": str(config.deadletter_segment_ms),
+        "min.cleanable.dirty.ratio": "0.01",
+        "min.compaction.lag.ms": "0",
+        "max.compaction.lag.ms": str(max(config.deadletter_max_compaction_lag_ms, config.deadletter_segment_ms)),
+        "delete.retention.ms": "60000",
+    }
 
 
 class StackError(RuntimeError):
@@ -64,8 +68,17 @@ def ensure_jars(version: str, cache_dir: Path) -> Path:
         raise StackError("Maven (mvn) is not on PATH: it is needed once to fetch Kafka's jars from Maven Central.")
     tmp = libs.with_name(f"libs.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = ["mvn", "-B", "-q", "-f", str(POM), f"-Dkafka.version={version}",
-           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    cmd = [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(POM),
+        f"-Dkafka.version={version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise StackError(f"resolving Kafka {version} from Maven Central failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
@@ -138,7 +151,7 @@ class KafkaBroker:
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.dir / "log4j2.yaml").write_text(
             "Configuration:\n  Appenders:\n    Console:\n      name: STDOUT\n      PatternLayout:\n"
-            "        Pattern: \"[%d] %p %m (%c)%n\"\n  Loggers:\n    Root:\n      level: WARN\n"
+            '        Pattern: "[%d] %p %m (%c)%n"\n  Loggers:\n    Root:\n      level: WARN\n'
             "      AppenderRef:\n        - ref: STDOUT\n"
         )
         return path
@@ -147,9 +160,17 @@ class KafkaBroker:
         java = shutil.which("java")
         if java is None:
             raise StackError("java is not on PATH: Kafka needs a JDK/JRE 17+.")
-        return [java, f"-Xmx{self.config.heap}", f"-Xms{self.config.heap}", "-XX:+UseG1GC",
-                "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={self.dir / 'log4j2.yaml'}",
-                "-cp", f"{libs}/*", *args]
+        return [
+            java,
+            f"-Xmx{self.config.heap}",
+            f"-Xms{self.config.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.dir / 'log4j2.yaml'}",
+            "-cp",
+            f"{libs}/*",
+            *args,
+        ]
 
     def _format_storage(self, libs: Path, props: Path) -> None:
         if (self.log_dir / "meta.properties").exists():
@@ -158,9 +179,21 @@ class KafkaBroker:
         if not id_file.exists():
             # Kafka cluster ids are 16 random bytes, base64url without padding.
             import base64
+
             id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-        proc = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={id_file.read_text().strip()}",  # "=": ids may start with "-"
-                                         "-c", str(props), "--ignore-formatted"), capture_output=True, text=True)
+        proc = subprocess.run(
+            self._java(
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={id_file.read_text().strip()}",  # "=": ids may start with "-"
+                "-c",
+                str(props),
+                "--ignore-formatted",
+            ),
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka storage in {self.log_dir} failed:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
 
@@ -184,15 +217,22 @@ class KafkaBroker:
         c = self.config
         for port in (c.port, c.controller_port):
             if port_open(c.host, port):
-                raise StackError(f"port {c.host}:{port} is already in use by another process; "
-                                 "stop it or set kafka.port / kafka.controller_port in the config.")
+                raise StackError(
+                    f"port {c.host}:{port} is already in use by another process; "
+                    "stop it or set kafka.port / kafka.controller_port in the config."
+                )
         libs = ensure_jars(c.version, self.cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         props = self._write_configs()
         self._format_storage(libs, props)
         with open(self.broker_log, "ab") as log:
-            proc = subprocess.Popen(self._java(libs, "kafka.Kafka", str(props)), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(props)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.pid_file.write_text(str(proc.pid))
         self.wait_ready(proc)
 
@@ -200,8 +240,10 @@ class KafkaBroker:
         deadline = time.monotonic() + self.config.start_timeout_s
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
-                raise StackError(f"Kafka exited with code {proc.returncode} during start-up; see {self.broker_log}:\n"
-                                 + self.broker_log.read_text(errors="replace")[-2000:])
+                raise StackError(
+                    f"Kafka exited with code {proc.returncode} during start-up; see {self.broker_log}:\n"
+                    + self.broker_log.read_text(errors="replace")[-2000:]
+                )
             if port_open(self.config.host, self.config.port):
                 try:
                     self.admin().list_topics(timeout=2)
@@ -246,8 +288,12 @@ class KafkaBroker:
     def create_topics(self, topics: list[str] | None = None, partitions: int | None = None) -> list[str]:
         """Create missing topics; returns the ones created. Existing topics are left as they are."""
         topics = topics or self.config.topics
-        new = [NewTopic(t, num_partitions=partitions or self.config.partitions, replication_factor=1,
-                        config=topic_config(self.config, t)) for t in topics]
+        new = [
+            NewTopic(
+                t, num_partitions=partitions or self.config.partitions, replication_factor=1, config=topic_config(self.config, t)
+            )
+            for t in topics
+        ]
         admin = self.admin()  # keep a reference: a collected client cancels its pending futures
         created = []
         for topic, fut in admin.create_topics(new, operation_timeout=30).items():
@@ -279,9 +325,9 @@ class KafkaBroker:
                 try:
                     consumer.get_watermark_offsets(pending[0], timeout=5)
                     pending.pop(0)
-                except KafkaException:
+                except KafkaException as e:
                     if time.monotonic() > deadline:
-                        raise StackError(f"{pending[0].topic}/{pending[0].partition} not readable after {timeout_s:.0f}s")
+                        raise StackError(f"{pending[0].topic}/{pending[0].partition} not readable after {timeout_s:.0f}s") from e
                     time.sleep(0.2)
         finally:
             consumer.close()

@@ -31,11 +31,17 @@ def ensure_prism(config: PrismConfig, cache_dir: Path) -> Path:
         raise StackError(f"prism.location is set to {path}, which does not exist.")
     go = shutil.which("go")
     if go is None:
-        raise StackError("Prism can't be built: the Go toolchain (go) is not on PATH. Install Go >= 1.22, or build "
-                         f"`go install {MODULE}@v{config.beam_version}` elsewhere and set prism.location.")
+        raise StackError(
+            "Prism can't be built: the Go toolchain (go) is not on PATH. Install Go >= 1.22, or build "
+            f"`go install {MODULE}@v{config.beam_version}` elsewhere and set prism.location."
+        )
     gobin = path.parent / f".gobin-{os.getpid()}"
-    proc = subprocess.run([go, "install", f"{MODULE}@v{config.beam_version}"], capture_output=True, text=True,
-                          env={**os.environ, "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"})
+    proc = subprocess.run(
+        [go, "install", f"{MODULE}@v{config.beam_version}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"},
+    )
     if proc.returncode != 0:
         shutil.rmtree(gobin, ignore_errors=True)
         raise StackError(f"building Prism v{config.beam_version} failed (needs the Go module proxy):\n{proc.stderr[-2000:]}")
@@ -46,12 +52,16 @@ def ensure_prism(config: PrismConfig, cache_dir: Path) -> Path:
 
 def pipeline_args(config: PrismConfig, cache_dir: Path) -> list[str]:
     """Beam pipeline options that run a pipeline on the locally built Prism."""
-    return ["--runner=PrismRunner", f"--prism_location={ensure_prism(config, cache_dir)}", "--environment_type=LOOPBACK",
-            # A precaution: when Prism 2.77 splits a slow stateful bundle, it releases every key of the
-            # residual (engine/elementmanager.go splitBundle) even if the primary still holds that key,
-            # so two bundles of one key could race on its state. Our source self-checkpoints and needs
-            # no runner-initiated splits.
-            "--experiments=prism_disable_sdf_split"]
+    return [
+        "--runner=PrismRunner",
+        f"--prism_location={ensure_prism(config, cache_dir)}",
+        "--environment_type=LOOPBACK",
+        # A precaution: when Prism 2.77 splits a slow stateful bundle, it releases every key of the
+        # residual (engine/elementmanager.go splitBundle) even if the primary still holds that key,
+        # so two bundles of one key could race on its state. Our source self-checkpoints and needs
+        # no runner-initiated splits.
+        "--experiments=prism_disable_sdf_split",
+    ]
 
 
 class PrismServer:
@@ -75,10 +85,13 @@ class PrismServer:
         port = free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([str(self.binary), "--job_port", str(port), "--serve_http=false",
-                                             "--log_level", "warn", "--log_kind", "text"],
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+            self.process = subprocess.Popen(
+                [str(self.binary), "--job_port", str(port), "--serve_http=false", "--log_level", "warn", "--log_kind", "text"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -44,8 +44,12 @@ class _TickThenWait(beam.DoFn):
         self.n, self.marker, self.report, self.deadline = n, marker, report, deadline
 
     @beam.DoFn.unbounded_per_element()
-    def process(self, element, tracker=beam.DoFn.RestrictionParam(_Endless()),
-                watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())):
+    def process(
+        self,
+        element,
+        tracker=beam.DoFn.RestrictionParam(_Endless()),
+        watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
+    ):
         pos = tracker.current_restriction().start
         if pos < self.n:
             if tracker.try_claim(pos):
@@ -87,12 +91,13 @@ def check_streaming(runner_args: list[str], workdir: Path, ticks: int = 12, time
         p.unlink(missing_ok=True)
     t0 = time.monotonic()
     with beam.Pipeline(options=PipelineOptions([*runner_args, "--streaming"])) as p:
-        (p
-         | beam.Impulse()
-         | "Ticks" >> beam.ParDo(_TickThenWait(ticks, str(marker), str(report), time.time() + timeout_s))
-         | beam.WindowInto(window.FixedWindows(WINDOW_S))
-         | beam.GroupByKey()
-         | "MarkWindow" >> beam.ParDo(_MarkWindow(str(marker))))
+        (
+            p
+            | beam.Impulse()
+            | "Ticks" >> beam.ParDo(_TickThenWait(ticks, str(marker), str(report), time.time() + timeout_s))
+            | beam.WindowInto(window.FixedWindows(WINDOW_S))
+            | beam.GroupByKey()
+            | "MarkWindow" >> beam.ParDo(_MarkWindow(str(marker)))
+        )
     windows = [json.loads(line) for line in marker.read_text().splitlines()] if marker.exists() else []
-    return StreamingCheck(json.loads(report.read_text())["output_seen_before_source_end"], windows,
-                          time.monotonic() - t0)
+    return StreamingCheck(json.loads(report.read_text())["output_seen_before_source_end"], windows, time.monotonic() - t0)

@@ -10,5 +10,15 @@ from loopline.store.ranges import Offset, RangeSet
 from loopline.store.segments import ID_FIELDS, RECORD_KINDS, SegmentError
 from loopline.store.snapshot import Snapshot
 
-__all__ = ["CommitResult", "CuratedStore", "ID_FIELDS", "Offset", "RECORD_KINDS", "RangeSet", "SegmentError",
-           "Snapshot", "Unit", "subject_hash"]
+__all__ = [
+    "CommitResult",
+    "CuratedStore",
+    "ID_FIELDS",
+    "Offset",
+    "RECORD_KINDS",
+    "RangeSet",
+    "SegmentError",
+    "Snapshot",
+    "Unit",
+    "subject_hash",
+]

@@ -19,9 +19,9 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from loopline.files import atomic_write, file_lock, unlink
 from loopline.store import segments
@@ -74,8 +74,10 @@ class _Batch:
             self.skipped += 1  # re-delivered after a crash: already durable
             return
         if done:
-            raise RuntimeError(f"unit has {len(done)} of {len(offsets)} offsets already accounted (e.g. {done[0]}): "
-                               "the window's contents changed between runs, which windowing must never do")
+            raise RuntimeError(
+                f"unit has {len(done)} of {len(offsets)} offsets already accounted (e.g. {done[0]}): "
+                "the window's contents changed between runs, which windowing must never do"
+            )
         self.committed += 1
         self.offsets |= offsets
         for kind, records in unit.records.items():
@@ -133,8 +135,9 @@ class CuratedStore:
             if self.exists():
                 if exist_ok:
                     return
-                raise FileExistsError(f"dataset {self.dataset!r} already exists at {self.path}; "
-                                      "choose another name or pass exist_ok=True")
+                raise FileExistsError(
+                    f"dataset {self.dataset!r} already exists at {self.path}; choose another name or pass exist_ok=True"
+                )
             for sub in ("data", "manifest"):
                 (self.path / sub).mkdir(exist_ok=True)
             _write_json(self.path / "dataset.json", {"name": self.dataset, "created": _now_ms(), "meta": meta})
@@ -209,8 +212,10 @@ class CuratedStore:
             result = CommitResult(batch.committed, batch.skipped, batch.written(), batch.forgotten, None)
             if batch.committed or batch.dead_letters:
                 seq = self._view.seq + 1
-                segs = [segments.write(self.path, seq, segments.bucket_dir(*key), key[0], records)
-                        for key, records in batch.buckets.items()]
+                segs = [
+                    segments.write(self.path, seq, segments.bucket_dir(*key), key[0], records)
+                    for key, records in batch.buckets.items()
+                ]
                 self._publish(self._entry(seq, segs, batch.offsets, dead_letters=batch.dead_letters))
                 result.seq = seq
             return result
@@ -271,8 +276,15 @@ class CuratedStore:
             self._view.refresh(self.path)
             return self._view
 
-    def _entry(self, seq: int, segs: list[dict], offsets: Iterable[Offset], replaces: list[str] | None = None,
-               dead_letters: Counter | None = None, forgotten: list[str] | None = None) -> dict:
+    def _entry(
+        self,
+        seq: int,
+        segs: list[dict],
+        offsets: Iterable[Offset],
+        replaces: list[str] | None = None,
+        dead_letters: Counter | None = None,
+        forgotten: list[str] | None = None,
+    ) -> dict:
         """The manifest entry; `counts` are live records by kind after it, so the newest entry sizes the dataset."""
         replaces = replaces or []
         counts = Counter(self._view.live)
@@ -280,9 +292,16 @@ class CuratedStore:
             counts[self._view.segments[path]["kind"]] -= self._view.segments[path]["records"]
         for seg in segs:
             counts[seg["kind"]] += seg["records"]
-        return {"seq": seq, "created": _now_ms(), "segments": segs, "replaces": replaces,
-                "accounted": ranges_json(offsets), "dead_letters": dict(dead_letters or {}),
-                "forgotten": forgotten or [], "counts": {k: counts[k] for k in RECORD_KINDS}}
+        return {
+            "seq": seq,
+            "created": _now_ms(),
+            "segments": segs,
+            "replaces": replaces,
+            "accounted": ranges_json(offsets),
+            "dead_letters": dict(dead_letters or {}),
+            "forgotten": forgotten or [],
+            "counts": {k: counts[k] for k in RECORD_KINDS},
+        }
 
     def _publish(self, entry: dict) -> None:
         self._write_entry(entry)
@@ -301,9 +320,16 @@ class CuratedStore:
         accounted: dict[str, dict[int, list[tuple[int, int]]]] = {}
         for (topic, partition), ranges in sorted(view.accounted.items()):
             accounted.setdefault(topic, {})[partition] = ranges.ranges
-        return {"name": doc["name"], "created": doc["created"], "meta": doc["meta"], "counts": view.counts(),
-                "segments": len(view.segments), "accounted": accounted, "dead_letters": dict(view.dead_letters),
-                "seq": view.seq}
+        return {
+            "name": doc["name"],
+            "created": doc["created"],
+            "meta": doc["meta"],
+            "counts": view.counts(),
+            "segments": len(view.segments),
+            "accounted": accounted,
+            "dead_letters": dict(view.dead_letters),
+            "seq": view.seq,
+        }
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -72,10 +72,16 @@ class View:
                 return
             self.apply(json.loads(text))
 
-    def pinned(self) -> "View":
+    def pinned(self) -> View:
         """A copy that later folds do not change (segments and origins only: what reading needs)."""
-        return View(seq=self.seq, segments=dict(self.segments), origin=dict(self.origin),
-                    forgotten=set(self.forgotten), live=Counter(self.live), successor=dict(self.successor))
+        return View(
+            seq=self.seq,
+            segments=dict(self.segments),
+            origin=dict(self.origin),
+            forgotten=set(self.forgotten),
+            live=Counter(self.live),
+            successor=dict(self.successor),
+        )
 
     def is_accounted(self, topic: str, partition: int, offset: int) -> bool:
         ranges = self.accounted.get((topic, partition))

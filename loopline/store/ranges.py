@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 Offset = tuple[str, int, int]  # (topic, partition, offset)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import fastavro
 from fastavro.validation import ValidationError
@@ -15,7 +16,7 @@ from loopline.files import atomic_write, makedirs
 
 ID_FIELDS = {"CuratedPair": "pair_id", "CuratedDocument": "doc_id", "FeedbackExample": "example_id"}
 RECORD_KINDS = tuple(ID_FIELDS)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 
 
@@ -56,10 +57,15 @@ def write(root: Path, seq: int, rel_dir: Path, kind: str, records: list[dict], r
     makedirs(path.parent)
     atomic_write(path, lambda f: fastavro.writer(f, schemas.parsed(kind), records, codec="deflate"))
     times = [event_ms(kind, r) for r in records]
-    segment = {"path": rel.as_posix(), "kind": kind, "records": len(records),
-               "keys": [r[ID_FIELDS[kind]] for r in records],
-               "subject_hashes": sorted({h for r in records for h in r.get("subject_hashes", ())}),
-               "min_time": min(times), "max_time": max(times)}
+    segment = {
+        "path": rel.as_posix(),
+        "kind": kind,
+        "records": len(records),
+        "keys": [r[ID_FIELDS[kind]] for r in records],
+        "subject_hashes": sorted({h for r in records for h in r.get("subject_hashes", ())}),
+        "min_time": min(times),
+        "max_time": max(times),
+    }
     if rewrites:
         segment["rewrites"] = rewrites
     return segment
@@ -72,8 +78,10 @@ def read(path: Path, name: str) -> Iterator[dict]:
             for record in fastavro.reader(f):
                 yield to_millis(record)
         except (ValueError, EOFError, OSError, IndexError, KeyError, StopIteration) as e:
-            raise SegmentError(f"segment {name} is unreadable ({type(e).__name__}); it is named by the manifest, "
-                               "so restore it from a backup or rebuild the dataset with `loopline replay`") from None
+            raise SegmentError(
+                f"segment {name} is unreadable ({type(e).__name__}); it is named by the manifest, "
+                "so restore it from a backup or rebuild the dataset with `loopline replay`"
+            ) from None
 
 
 def to_millis(value: Any) -> Any:

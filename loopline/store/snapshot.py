@@ -8,7 +8,8 @@ never seen, and records of forgotten subjects are never returned, whatever seq t
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from loopline.store import segments
 from loopline.store.manifest import View
@@ -44,8 +45,9 @@ class Snapshot:
         segments.check_kind(kind)
         if since < 0 or since > self.seq:
             raise ValueError(f"cursor {since} is outside this snapshot of {self.dataset!r} (0..{self.seq})")
-        pending = deque(path for path, seg in self._view.segments.items()
-                        if seg["kind"] == kind and self._view.origin[path] > since)
+        pending = deque(
+            path for path, seg in self._view.segments.items() if seg["kind"] == kind and self._view.origin[path] > since
+        )
         forgotten = self.forgotten
         while pending:
             path = pending.popleft()

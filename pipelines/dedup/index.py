@@ -16,8 +16,9 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,8 +30,9 @@ from pipelines.dedup.sketch import Sketcher, words
 
 class Scope(NamedTuple):
     """Which earlier entries a text is compared with. The default compares it with everything."""
-    exact: str = ""         # exact matches only among texts of the same exact scope
-    near: str | None = ""   # near/semantic matches only among texts of the same near scope; None: exact only
+
+    exact: str = ""  # exact matches only among texts of the same exact scope
+    near: str | None = ""  # near/semantic matches only among texts of the same near scope; None: exact only
 
 
 class DedupIndex:
@@ -47,8 +49,14 @@ class DedupIndex:
         self._files = IndexFiles(self.dir)
         self._reset()
         with self._flock():  # settings checked before reading anything sketched with other ones
-            self._files.check_meta({"num_perm": config.num_perm, "shingle_words": config.shingle_words,
-                                    "lsh_bands": config.lsh_bands, "minhash_seed": self._sketcher.seed})
+            self._files.check_meta(
+                {
+                    "num_perm": config.num_perm,
+                    "shingle_words": config.shingle_words,
+                    "lsh_bands": config.lsh_bands,
+                    "minhash_seed": self._sketcher.seed,
+                }
+            )
             self._catch_up()
 
     # --- public API --------------------------------------------------------------------------------
@@ -69,8 +77,9 @@ class DedupIndex:
         with self._locked():
             start = self._memory.count
             try:  # a forgotten person's text is neither matched nor recorded
-                results = [self._decide(p) if p and not self._forgotten.intersection(p.subjects) else (None, None)
-                           for p in prepared]
+                results = [
+                    self._decide(p) if p and not self._forgotten.intersection(p.subjects) else (None, None) for p in prepared
+                ]
                 self._append(start)
             except BaseException:
                 self._reset()  # memory may be ahead of the log: rebuild from disk on the next call
@@ -110,7 +119,7 @@ class DedupIndex:
             self._reset()
             self._closed = True
 
-    def __enter__(self) -> "DedupIndex":
+    def __enter__(self) -> DedupIndex:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -163,10 +172,10 @@ class DedupIndex:
     def _reset(self) -> None:
         self._closed = False
         self._memory = Memory(self.config, self._sketcher)
-        self._seg: int | None = None         # start of the log segment read last, and how far
+        self._seg: int | None = None  # start of the log segment read last, and how far
         self._seg_offset = 0
         self._snapshot_n = 0
-        self._pending: list[bytes] = []      # encoded entries not yet in the log
+        self._pending: list[bytes] = []  # encoded entries not yet in the log
         self._forgotten: set[str] = set()
         self._epoch: str | None = None
 

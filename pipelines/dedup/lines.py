@@ -13,8 +13,13 @@ from pipelines.dedup.index import DedupIndex
 from pipelines.jsonlines import MAX_LINE_BYTES, Item, run_filter
 
 
-def filter_lines(stdin: BinaryIO, stdout: BinaryIO | TextIO, config: DedupConfig, index_dir: Path | None = None,
-                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+def filter_lines(
+    stdin: BinaryIO,
+    stdout: BinaryIO | TextIO,
+    config: DedupConfig,
+    index_dir: Path | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> None:
     """{"id", "text"} -> {"id", "duplicate_of"}: the id of the earlier line it duplicates, or null. The index
     records ids as strings, a number as its JSON text (so 7 and "7" are one document, and duplicate_of is a
     string). All lines share one near scope. No index_dir: a temporary index for this run only."""

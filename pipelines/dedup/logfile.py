@@ -19,36 +19,46 @@ import os
 import struct
 import sys
 import zlib
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ContextManager, Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from loopline.files import atomic_write, file_lock, fsync_dir
 
-EMBED_DIM = 384          # all-MiniLM-L6-v2
+EMBED_DIM = 384  # all-MiniLM-L6-v2
 FORMAT = 1
 SKETCH, EMBEDDED, SUBJECTS = 1, 2, 4  # entry flags; subjects: u16 count, then 64-char hex hashes
-_HEAD = struct.Struct("<II")        # payload length, CRC32 of the payload
-_FIXED = struct.Struct("<16sQBH")   # exact hash, scope hash, flags, id length; then id, sketch, embedding
+_HEAD = struct.Struct("<II")  # payload length, CRC32 of the payload
+_FIXED = struct.Struct("<16sQBH")  # exact hash, scope hash, flags, id length; then id, sketch, embedding
 
 
 class Entries(NamedTuple):
     """Consecutive entries as columns. Sketches and embeddings exist only for some entries: *_pos says
     whose (index positions), *_scope their hashed near scope."""
+
     ids: list[str]
-    digests: np.ndarray                 # (n, 16) uint8 exact hashes
-    sk: np.ndarray                      # (k, num_perm) uint32 MinHash values
+    digests: np.ndarray  # (n, 16) uint8 exact hashes
+    sk: np.ndarray  # (k, num_perm) uint32 MinHash values
     sk_pos: np.ndarray
     sk_scope: np.ndarray
-    em: np.ndarray                      # (m, EMBED_DIM) float32 unit embeddings
+    em: np.ndarray  # (m, EMBED_DIM) float32 unit embeddings
     em_pos: np.ndarray
     em_scope: np.ndarray
-    subjects: list[tuple[str, ...]]     # per entry: subject hashes of its thread
+    subjects: list[tuple[str, ...]]  # per entry: subject hashes of its thread
 
 
-def encode(doc_id: str, digest: bytes, scope: int | None, flags: int, sketch: np.ndarray | None = None,
-           embedding: np.ndarray | None = None, subjects: tuple[str, ...] = ()) -> bytes:
+def encode(
+    doc_id: str,
+    digest: bytes,
+    scope: int | None,
+    flags: int,
+    sketch: np.ndarray | None = None,
+    embedding: np.ndarray | None = None,
+    subjects: tuple[str, ...] = (),
+) -> bytes:
     """One framed log entry; `flags` says which of sketch, embedding and subjects it carries."""
     doc_id_bytes = doc_id.encode()
     parts = [_FIXED.pack(digest, scope or 0, flags, len(doc_id_bytes)), doc_id_bytes]
@@ -65,7 +75,7 @@ def encode(doc_id: str, digest: bytes, scope: int | None, flags: int, sketch: np
 def _decode(payload: bytes, pos: int, num_perm: int, out: dict[str, list]) -> None:
     digest, scope, flags, id_len = _FIXED.unpack_from(payload)
     at = _FIXED.size
-    out["ids"].append(payload[at:at + id_len].decode())
+    out["ids"].append(payload[at : at + id_len].decode())
     out["digests"].append(np.frombuffer(digest, np.uint8))
     at += id_len
     if flags & SKETCH:
@@ -81,8 +91,8 @@ def _decode(payload: bytes, pos: int, num_perm: int, out: dict[str, list]) -> No
     subjects = ()
     if flags & SUBJECTS:
         (n,) = struct.unpack_from("<H", payload, at)
-        blob = payload[at + 2:at + 2 + 64 * n].decode()
-        subjects = tuple(sys.intern(blob[i:i + 64]) for i in range(0, 64 * n, 64))
+        blob = payload[at + 2 : at + 2 + 64 * n].decode()
+        subjects = tuple(sys.intern(blob[i : i + 64]) for i in range(0, 64 * n, 64))
     out["subjects"].append(subjects)
 
 
@@ -96,14 +106,19 @@ def snapshot_arrays(entries: Entries, keep: np.ndarray | None = None) -> dict[st
     subjects = [",".join(entries.subjects[i]) for i in keep.tolist()]
     sk_keep = new_pos[entries.sk_pos] >= 0
     em_keep = new_pos[entries.em_pos] >= 0
-    return {"id_blob": np.frombuffer("".join(ids).encode(), np.uint8),
-            "id_ends": np.cumsum([len(i.encode()) for i in ids], dtype=np.int64),
-            "subj_blob": np.frombuffer("".join(subjects).encode(), np.uint8),
-            "subj_ends": np.cumsum([len(s) for s in subjects], dtype=np.int64),
-            "digests": entries.digests[keep], "sk": entries.sk[sk_keep],
-            "sk_pos": new_pos[entries.sk_pos[sk_keep]], "sk_scope": entries.sk_scope[sk_keep],
-            "em": entries.em[em_keep], "em_pos": new_pos[entries.em_pos[em_keep]],
-            "em_scope": entries.em_scope[em_keep]}
+    return {
+        "id_blob": np.frombuffer("".join(ids).encode(), np.uint8),
+        "id_ends": np.cumsum([len(i.encode()) for i in ids], dtype=np.int64),
+        "subj_blob": np.frombuffer("".join(subjects).encode(), np.uint8),
+        "subj_ends": np.cumsum([len(s) for s in subjects], dtype=np.int64),
+        "digests": entries.digests[keep],
+        "sk": entries.sk[sk_keep],
+        "sk_pos": new_pos[entries.sk_pos[sk_keep]],
+        "sk_scope": entries.sk_scope[sk_keep],
+        "em": entries.em[em_keep],
+        "em_pos": new_pos[entries.em_pos[em_keep]],
+        "em_scope": entries.em_scope[em_keep],
+    }
 
 
 class IndexFiles:
@@ -112,7 +127,7 @@ class IndexFiles:
     def __init__(self, directory: Path):
         self.dir = Path(directory)
 
-    def lock(self) -> ContextManager[None]:
+    def lock(self) -> AbstractContextManager[None]:
         return file_lock(self.dir / ".lock")
 
     def check_meta(self, settings: dict) -> None:
@@ -122,8 +137,10 @@ class IndexFiles:
         if not path.exists():
             atomic_write(path, lambda f: f.write(json.dumps(meta, sort_keys=True).encode()))
         elif (found := json.loads(path.read_text())) != meta:
-            raise ValueError(f"dedup index {self.dir} was built with {found}, config asks for {meta}: "
-                             "use the same dedup settings or start a new index directory")
+            raise ValueError(
+                f"dedup index {self.dir} was built with {found}, config asks for {meta}: "
+                "use the same dedup settings or start a new index directory"
+            )
 
     def meta(self) -> dict | None:
         path = self.dir / "index.json"
@@ -166,12 +183,22 @@ class IndexFiles:
         if "subj_ends" in a:
             sends, sblob = a["subj_ends"], a["subj_blob"].tobytes().decode()
             starts = np.concatenate([[0], sends[:-1]]).tolist()
-            subjects = [tuple(sys.intern(x) for x in sblob[s:e].split(",") if x)
-                        for s, e in zip(starts[lo:], sends[lo:].tolist())]
+            subjects = [
+                tuple(sys.intern(x) for x in sblob[s:e].split(",") if x) for s, e in zip(starts[lo:], sends[lo:].tolist())
+            ]
         else:  # written before entries carried subjects
             subjects = [()] * len(ids)
-        return Entries(ids, a["digests"][lo:], a["sk"][sk_from:], a["sk_pos"][sk_from:], a["sk_scope"][sk_from:],
-                       a["em"][em_from:], a["em_pos"][em_from:], a["em_scope"][em_from:], subjects)
+        return Entries(
+            ids,
+            a["digests"][lo:],
+            a["sk"][sk_from:],
+            a["sk_pos"][sk_from:],
+            a["sk_scope"][sk_from:],
+            a["em"][em_from:],
+            a["em_pos"][em_from:],
+            a["em_scope"][em_from:],
+            subjects,
+        )
 
     def read_log(self, start: int, offset: int, pos: int, num_perm: int) -> tuple[Entries, int]:
         """The whole entries of segment `start` from byte `offset` on, the first at index position `pos`, and
@@ -183,16 +210,22 @@ class IndexFiles:
         at = 0
         while at + _HEAD.size <= len(data):
             length, crc = _HEAD.unpack_from(data, at)
-            payload = data[at + _HEAD.size:at + _HEAD.size + length]
+            payload = data[at + _HEAD.size : at + _HEAD.size + length]
             if len(payload) < length or zlib.crc32(payload) != crc:
                 break
             _decode(payload, pos + len(batch["ids"]), num_perm, batch)
             at += _HEAD.size + length
-        return Entries(batch["ids"], np.array(batch["digests"], np.uint8).reshape(-1, 16),
-                       np.array(batch["sk"], np.uint32).reshape(-1, num_perm),
-                       np.array(batch["sk_pos"], np.int64), np.array(batch["sk_scope"], np.uint64),
-                       np.array(batch["em"], np.float32).reshape(-1, EMBED_DIM),
-                       np.array(batch["em_pos"], np.int64), np.array(batch["em_scope"], np.uint64), batch["subjects"]), at
+        return Entries(
+            batch["ids"],
+            np.array(batch["digests"], np.uint8).reshape(-1, 16),
+            np.array(batch["sk"], np.uint32).reshape(-1, num_perm),
+            np.array(batch["sk_pos"], np.int64),
+            np.array(batch["sk_scope"], np.uint64),
+            np.array(batch["em"], np.float32).reshape(-1, EMBED_DIM),
+            np.array(batch["em_pos"], np.int64),
+            np.array(batch["em_scope"], np.uint64),
+            batch["subjects"],
+        ), at
 
     def append(self, start: int, offset: int, blob: bytes, created: bool) -> None:
         """Write `blob` at `offset` of segment `start` (cutting off a torn tail left by a crashed writer) in one
@@ -227,7 +260,7 @@ class IndexFiles:
         """Finish a forget() rewrite: the pending snapshot replaces every log and snapshot file. Idempotent, so
         a crash anywhere in it is finished by the next instance that takes the lock."""
         for pending in sorted(self.dir.glob(".pending-snapshot-*.npz")):
-            n = int(pending.name[len(".pending-snapshot-"):-len(".npz")])
+            n = int(pending.name[len(".pending-snapshot-") : -len(".npz")])
             for p in [*self.dir.glob("log-*.bin"), *self.dir.glob("snapshot-*.npz")]:
                 p.unlink()
             with open(self.dir / f"log-{n:012d}.bin", "wb") as f:

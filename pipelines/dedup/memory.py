@@ -16,12 +16,13 @@ from pipelines.dedup.sketch import Bands, Sketcher
 
 class Prepared(NamedTuple):
     """What deciding needs about one text, computed outside the lock."""
+
     doc_id: str
     text: str
-    digest: bytes               # exact hash of the normalised words
-    scope: int | None           # hashed near scope; None: exact only
-    sketch: np.ndarray | None   # MinHash values (uint32)
-    keys: np.ndarray | None     # its LSH band keys
+    digest: bytes  # exact hash of the normalised words
+    scope: int | None  # hashed near scope; None: exact only
+    sketch: np.ndarray | None  # MinHash values (uint32)
+    keys: np.ndarray | None  # its LSH band keys
     embedding: np.ndarray | None
     subjects: tuple[str, ...] = ()  # subject hashes of the message's thread
 
@@ -38,14 +39,14 @@ class _Rows:
         rows = np.asarray(rows, self._a.dtype).reshape(-1, *self._shape)
         if self.n + len(rows) > len(self._a):
             grown = np.empty((max(2 * len(self._a), self.n + len(rows)), *self._shape), self._a.dtype)
-            grown[:self.n] = self._a[:self.n]
+            grown[: self.n] = self._a[: self.n]
             self._a = grown
-        self._a[self.n:self.n + len(rows)] = rows
+        self._a[self.n : self.n + len(rows)] = rows
         self.n += len(rows)
 
     @property
     def data(self) -> np.ndarray:
-        return self._a[:self.n]
+        return self._a[: self.n]
 
 
 class Memory:
@@ -54,12 +55,12 @@ class Memory:
 
     def __init__(self, config: DedupConfig, sketcher: Sketcher):
         self.config, self._sketcher = config, sketcher
-        self.count = 0                      # entries known; the next entry's position
+        self.count = 0  # entries known; the next entry's position
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
-        self.subjects: list[tuple[str, ...]] = []   # per position: subject hashes of the entry's thread
+        self.subjects: list[tuple[str, ...]] = []  # per position: subject hashes of the entry's thread
         self._digests = _Rows(np.uint8, 16)
-        self._first: dict[bytes, int] = {}   # exact hash -> first position
+        self._first: dict[bytes, int] = {}  # exact hash -> first position
         self._sk, self._sk_pos, self._sk_scope = _Rows(np.uint32, config.num_perm), _Rows(np.int64), _Rows(np.uint64)
         self._em, self._em_pos, self._em_scope = _Rows(np.float32, EMBED_DIM), _Rows(np.int64), _Rows(np.uint64)
         self._bands = Bands()
@@ -131,5 +132,14 @@ class Memory:
 
     def entries(self) -> Entries:
         """All entries as columns (views: valid until the next add or load)."""
-        return Entries(self.ids, self._digests.data, self._sk.data, self._sk_pos.data, self._sk_scope.data,
-                       self._em.data, self._em_pos.data, self._em_scope.data, self.subjects)
+        return Entries(
+            self.ids,
+            self._digests.data,
+            self._sk.data,
+            self._sk_pos.data,
+            self._sk_scope.data,
+            self._em.data,
+            self._em_pos.data,
+            self._em_scope.data,
+            self.subjects,
+        )

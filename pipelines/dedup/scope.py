@@ -27,8 +27,16 @@ def message_scopes(thread: Thread) -> list[Scope | None]:
     names the customer among its recipients."""
     people = ",".join(thread_subjects(thread))
     unplaced = thread.key.split(":", 1)[0] in _ROLES_STATED and not any(map(_customer, thread.events))
-    return [None if e.kind not in _MESSAGES else Scope("", author) if (author := _customer(e))
-            else None if unplaced else Scope(people, None) for e in thread.events]
+    return [
+        None
+        if e.kind not in _MESSAGES
+        else Scope("", author)
+        if (author := _customer(e))
+        else None
+        if unplaced
+        else Scope(people, None)
+        for e in thread.events
+    ]
 
 
 def _customer(e: Event) -> str | None:

@@ -28,7 +28,7 @@ class Sketcher:
         self._rows_per_band = config.num_perm // config.lsh_bands
         if self._rows_per_band < 1 or config.lsh_bands > len(_MIX):
             raise ValueError(f"lsh_bands must be in 1..{min(config.num_perm, len(_MIX))}")
-        self._mix = _MIX[:config.lsh_bands, :self._rows_per_band + 1]
+        self._mix = _MIX[: config.lsh_bands, : self._rows_per_band + 1]
         self._template = MinHash(num_perm=config.num_perm)  # permutations drawn once, reused per text
         self._template_lock = threading.Lock()
 
@@ -39,7 +39,7 @@ class Sketcher:
     def sketch(self, tokens: list[str]) -> np.ndarray:
         """MinHash values (uint32) of the text's word shingles."""
         n = self.config.shingle_words
-        shingles = {" ".join(tokens[i:i + n]).encode() for i in range(max(len(tokens) - n + 1, 1))}
+        shingles = {" ".join(tokens[i : i + n]).encode() for i in range(max(len(tokens) - n + 1, 1))}
         with self._template_lock:
             self._template.clear()
             self._template.update_batch(shingles)
@@ -48,7 +48,7 @@ class Sketcher:
     def band_keys(self, sketches: np.ndarray, scopes: np.ndarray) -> np.ndarray:
         """(n, bands) uint64: each band's rows and the scope mixed into one key (wrapping arithmetic)."""
         r = self._rows_per_band
-        bands = sketches[:, :self.config.lsh_bands * r].reshape(len(sketches), self.config.lsh_bands, r)
+        bands = sketches[:, : self.config.lsh_bands * r].reshape(len(sketches), self.config.lsh_bands, r)
         keys = scopes[:, None] * self._mix[:, r]
         for j in range(r):
             keys += bands[:, :, j] * self._mix[:, j]

@@ -9,8 +9,7 @@ from pipelines.jsonlines import MAX_LINE_BYTES, Item, run_filter
 from pipelines.scrub.scrubber import scrubber
 
 
-def filter_lines(stdin: BinaryIO, stdout: BinaryIO | TextIO, config: ScrubConfig,
-                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
+def filter_lines(stdin: BinaryIO, stdout: BinaryIO | TextIO, config: ScrubConfig, max_line_bytes: int = MAX_LINE_BYTES) -> None:
     """{"id", "text"} -> {"id", "text" (scrubbed), "entities": [{type, start, end, score}]}; each line is its
     own placeholder context, and lines go to spaCy `config.batch_size` at a time. Same code path as the pipeline."""
     scrub = scrubber(config)

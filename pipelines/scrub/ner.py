@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
-from typing import Iterator
 
 import regex
 import spacy
@@ -56,8 +56,7 @@ class NerEngine(SpacyNlpEngine):
     """
 
     def __init__(self, model: str):
-        super().__init__(models=[{"lang_code": "en", "model_name": model}],
-                         ner_model_configuration=NerModelConfiguration())
+        super().__init__(models=[{"lang_code": "en", "model_name": model}], ner_model_configuration=NerModelConfiguration())
 
     def load(self) -> None:
         name = self.models[0]["model_name"]
@@ -68,8 +67,7 @@ class NerEngine(SpacyNlpEngine):
             nlp = spacy.load(name)  # this model's NER shares an encoder: keep the full pipeline
         labels = set(nlp.get_pipe("ner").labels)
         config = self.ner_model_configuration
-        config.labels_to_ignore = sorted((labels | set(config.model_to_presidio_entity_mapping.values()))
-                                         - {"PERSON", "PER"})
+        config.labels_to_ignore = sorted((labels | set(config.model_to_presidio_entity_mapping.values())) - {"PERSON", "PER"})
         self.nlp = {"en": nlp}
 
     def process_text(self, text: str, language: str) -> NlpArtifacts:
@@ -101,8 +99,15 @@ class NerEngine(SpacyNlpEngine):
         lower, idx = doc.to_array([LOWER, IDX]).T.tolist()
         strings = doc.vocab.strings
         entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
-        return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=idx, lemmas=[strings[h] for h in lower],
-                            nlp_engine=self, language=language, scores=scores)
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=idx,
+            lemmas=[strings[h] for h in lower],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
 
     def is_stopword(self, word: str, language: str) -> bool:
         return word.lower() in STOP_WORDS
@@ -118,4 +123,3 @@ def offline_tldextract() -> None:
 
     if tx.TLD_EXTRACTOR.suffix_list_urls:
         tx.TLD_EXTRACTOR = tx.TLDExtract(suffix_list_urls=(), cache_dir=None)
-

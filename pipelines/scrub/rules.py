@@ -6,7 +6,8 @@ detected name over a conversation."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
@@ -25,28 +26,38 @@ _NAME = rf"{NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+)*(?:{NAME_WORD}|{_UP}\.)){{0,
 _TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|M|Mme|Mlle|Sr|Sra|Srta|Don|Doña)\.?[ \t]+)?"
 _BR = r"(?:[ \t]*(?:\r?\n|<br\s*/?>|</?(?:p|div|span)\b[^>]*>))+[ \t]*"  # a line break, plain or HTML
 _EOL = r"(?=[ \t]*(?:\r?\n|<|$))"
-_GREETING = (r"(?:Hi|Hello|Hey|Hiya|Dear|Good[ \t]+(?:morning|afternoon|evening|day)|Hallo|Liebe[rs]?|"
-             r"Sehr[ \t]+geehrte[rs]?|Bonjour|Bonsoir|Salut|Cher|Chère|Hola|Buenos[ \t]+días|Buenas[ \t]+tardes|"
-             r"Estimad[oa]|Querid[oa])")
-_SIGNOFF = (r"(?:(?:Best|Kind|Warm|Warmest|Many)[ \t]+regards|Regards|Best[ \t]+wishes|Best|Thanks|Thank[ \t]+you|"
-            r"Many[ \t]+thanks|Cheers|Sincerely|Yours[ \t]+(?:sincerely|truly|faithfully)|Take[ \t]+care|"
-            r"All[ \t]+the[ \t]+best|Mit[ \t]+freundlichen[ \t]+Grüßen|Freundliche[ \t]+Grüße|(?:Viele|Beste|Liebe)"
-            r"[ \t]+Grüße|Gruß|Grüße|Cordialement|Bien[ \t]+(?:à[ \t]+vous|cordialement)|Merci(?:[ \t]+d'avance)?|"
-            r"Bonne[ \t]+journée|Salutations|Saludos|Un[ \t]+saludo|Atentamente|(?:Muchas[ \t]+)?[Gg]racias)")
+_GREETING = (
+    r"(?:Hi|Hello|Hey|Hiya|Dear|Good[ \t]+(?:morning|afternoon|evening|day)|Hallo|Liebe[rs]?|"
+    r"Sehr[ \t]+geehrte[rs]?|Bonjour|Bonsoir|Salut|Cher|Chère|Hola|Buenos[ \t]+días|Buenas[ \t]+tardes|"
+    r"Estimad[oa]|Querid[oa])"
+)
+_SIGNOFF = (
+    r"(?:(?:Best|Kind|Warm|Warmest|Many)[ \t]+regards|Regards|Best[ \t]+wishes|Best|Thanks|Thank[ \t]+you|"
+    r"Many[ \t]+thanks|Cheers|Sincerely|Yours[ \t]+(?:sincerely|truly|faithfully)|Take[ \t]+care|"
+    r"All[ \t]+the[ \t]+best|Mit[ \t]+freundlichen[ \t]+Grüßen|Freundliche[ \t]+Grüße|(?:Viele|Beste|Liebe)"
+    r"[ \t]+Grüße|Gruß|Grüße|Cordialement|Bien[ \t]+(?:à[ \t]+vous|cordialement)|Merci(?:[ \t]+d'avance)?|"
+    r"Bonne[ \t]+journée|Salutations|Saludos|Un[ \t]+saludo|Atentamente|(?:Muchas[ \t]+)?[Gg]racias)"
+)
 # Words that follow "Hi"/"Dear" or end a letter without being anyone's name.
-NOT_NAMES = frozenset("""support team sir madam all everyone customer customers service services sales billing
+NOT_NAMES = frozenset(
+    """support team sir madam all everyone customer customers service services sales billing
     there folks guys colleague colleagues friend friends thanks thank good morning afternoon evening hello hi hey
     dear regards best kind cheers many sent get again please sorry yes no okay ok happy from the this that here
     admin administrator helpdesk desk department user users client clients partner partners specialist engineer
     manager lead officer director assistant coordinator agent representative
     mr mrs ms miss mx dr prof herr frau mme mlle sr sra srta
     von mit viele beste gruß grüße sie wenn und ich wir bitte danke outlook
-    cordialement bien merci vous nous une bonjour saludos atentamente gracias una el hola""".split())
+    cordialement bien merci vous nous une bonjour saludos atentamente gracias una el hola""".split()
+)
 
-_STREET = (r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Court|Ct\.?|Way|"
-           r"Place|Pl\.?|Square|Sq\.?|Terrace|Close|Crescent|Parkway|Pkwy\.?|Highway|Hwy\.?|Trail|Circle|Row|Walk)")
-_ADDR_LOWER = (r"(?:avenue|rue|boulevard|bd|chemin|place|allée|impasse|quai|route|cours|calle|de|del|la|las|los|le|les|"
-               r"du|des|d['’]|sur|en|y|am|an|der|im|bei|apt\.?|suite|flat|unit)")
+_STREET = (
+    r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Court|Ct\.?|Way|"
+    r"Place|Pl\.?|Square|Sq\.?|Terrace|Close|Crescent|Parkway|Pkwy\.?|Highway|Hwy\.?|Trail|Circle|Row|Walk)"
+)
+_ADDR_LOWER = (
+    r"(?:avenue|rue|boulevard|bd|chemin|place|allée|impasse|quai|route|cours|calle|de|del|la|las|los|le|les|"
+    r"du|des|d['’]|sur|en|y|am|an|der|im|bei|apt\.?|suite|flat|unit)"
+)
 _ADDR_WORD = rf"(?:\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}}[A-Za-z]?)?|{_UP}(?:{_LETTER}|['’.\-])*|{_ADDR_LOWER}(?![\p{{L}}]))"
 _ADDR_SEG = rf"{_ADDR_WORD}(?:[ \t]+{_ADDR_WORD}){{0,7}}"
 _CITY_WORD = rf"{_UP}(?:{_LETTER}|['’\-])*"
@@ -99,10 +110,12 @@ def check_person(s: str) -> bool | None:
     return False if any(w.lower() in NOT_NAMES for w in regex.findall(r"[\p{L}'’\-]+", s)) else None
 
 
-_MONTH = (r"(?:jan(?:uary|vier|uar)?|janv|feb(?:ruary|ruar)?|févr(?:ier)?|mar(?:ch|s|zo)?|märz|apr(?:il)?|avr(?:il)?|"
-          r"abr(?:il)?|may(?:o)?|mai|jun(?:e|i|io)?|juin|jul(?:y|i|io)?|juil(?:let)?|aug(?:ust)?|août|ago(?:sto)?|"
-          r"sep(?:t|tember|tembre|tiembre)?|oct(?:ober|obre|ubre)?|okt(?:ober)?|nov(?:ember|embre|iembre)?|"
-          r"dec(?:ember)?|dez(?:ember)?|déc(?:embre)?|dic(?:iembre)?|ene(?:ro)?)")
+_MONTH = (
+    r"(?:jan(?:uary|vier|uar)?|janv|feb(?:ruary|ruar)?|févr(?:ier)?|mar(?:ch|s|zo)?|märz|apr(?:il)?|avr(?:il)?|"
+    r"abr(?:il)?|may(?:o)?|mai|jun(?:e|i|io)?|juin|jul(?:y|i|io)?|juil(?:let)?|aug(?:ust)?|août|ago(?:sto)?|"
+    r"sep(?:t|tember|tembre|tiembre)?|oct(?:ober|obre|ubre)?|okt(?:ober)?|nov(?:ember|embre|iembre)?|"
+    r"dec(?:ember)?|dez(?:ember)?|déc(?:embre)?|dic(?:iembre)?|ene(?:ro)?)"
+)
 _DATE = regex.compile(rf"\b{_MONTH}\.?[ \t]+\d{{1,2}}\b|\b\d{{1,2}}\.?[ \t]+(?:de[ \t]+)?{_MONTH}\b", regex.IGNORECASE)
 
 
@@ -122,23 +135,39 @@ class _Rule(NamedTuple):
 RULES = [
     _Rule("EMAIL_ADDRESS", r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", 0.9),
     # +CC, optional (area), then digit groups split by space/dot/dash: international and local styles
-    _Rule("PHONE_NUMBER", r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?|\d{1,3}[ \t.\-]?(?=\())?(?:\(\d{1,5}\)[ \t.\-]?)?\d{1,5}"
-                          r"(?:[ \t.\-\u00a0]\d{2,8}){1,5}(?![\w/-]|[.,]\d)", 0.5, _phone),
-    _Rule("PHONE_NUMBER", r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?)?\(\d{1,5}\)[ \t.\-]?\d{3,8}(?![\w/-]|[.,]\d)",
-          0.5, _phone),
+    _Rule(
+        "PHONE_NUMBER",
+        r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?|\d{1,3}[ \t.\-]?(?=\())?(?:\(\d{1,5}\)[ \t.\-]?)?\d{1,5}"
+        r"(?:[ \t.\-\u00a0]\d{2,8}){1,5}(?![\w/-]|[.,]\d)",
+        0.5,
+        _phone,
+    ),
+    _Rule("PHONE_NUMBER", r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?)?\(\d{1,5}\)[ \t.\-]?\d{3,8}(?![\w/-]|[.,]\d)", 0.5, _phone),
     _Rule("PHONE_NUMBER", r"(?<![\w/.,-])\+?\d{9,15}(?![\w/-]|[.,]\d)", 0.35, _phone),
     _Rule("CREDIT_CARD", r"(?<![\w-])\d{4}(?:[ \-]?\d{4,6}){2}(?:[ \-]?\d{1,5})?(?![\w-])", 0.4, _card),
     _Rule("IBAN_CODE", r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w])", 0.4, _iban),
     _Rule("US_SSN", r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])", 0.5),
-    _Rule("IP_ADDRESS", r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:/\d{1,2})?"
-                        r"(?![\w]|\.\d)", 0.6),
+    _Rule(
+        "IP_ADDRESS",
+        r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:/\d{1,2})?"
+        r"(?![\w]|\.\d)",
+        0.6,
+    ),
     _Rule("IP_ADDRESS", r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:/\d{1,3})?(?![\w:])", 0.6, _ipv6),
     _Rule("ACCOUNT_NUMBER", r"\bACC[-_ ]?\d{4,}\b", 0.9),
-    _Rule("ACCOUNT_NUMBER", r"\b(?:account|acct|customer)(?:[ \t]+(?:number|no\.?|id|#))?[ \t]*[:#]?[ \t]*"
-                            r"(?P<v>(?=[A-Z\-]*\d)[A-Z0-9][A-Z0-9\-]{5,})\b", 0.6),
+    _Rule(
+        "ACCOUNT_NUMBER",
+        r"\b(?:account|acct|customer)(?:[ \t]+(?:number|no\.?|id|#))?[ \t]*[:#]?[ \t]*"
+        r"(?P<v>(?=[A-Z\-]*\d)[A-Z0-9][A-Z0-9\-]{5,})\b",
+        0.6,
+    ),
     _Rule("ORDER_NUMBER", r"\b(?:ORD|TCK|TKT|INV|PO|SO|RMA|CASE)-(?=[A-Z\-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*\b", 0.9),
-    _Rule("HOSTNAME", r"\b(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:internal|local|localdomain|lan|corp|intranet|intra|"
-                      r"home\.arpa)\b", 0.8),
+    _Rule(
+        "HOSTNAME",
+        r"\b(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:internal|local|localdomain|lan|corp|intranet|intra|"
+        r"home\.arpa)\b",
+        0.8,
+    ),
     _Rule("HOSTNAME", r"\b(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+corp(?:\.[a-z0-9\-]+)+\b", 0.8),
     _Rule("API_KEY", r"\b(?:sk|pk|rk)_(?:live|test)_[a-z0-9]{8,}\b", 0.95),
     _Rule("API_KEY", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", 0.95),
@@ -147,42 +176,101 @@ RULES = [
     _Rule("API_KEY", r"\beyJ[\w\-]+\.[\w\-]+\.[\w\-]+", 0.9),
     _Rule("API_KEY", r"\bAIza[\w\-]{30,}", 0.9),
     _Rule("API_KEY", r"(?<![\w/+=\-])[a-f0-9]{32,}(?![\w/+=\-])", 0.6),
-    _Rule("API_KEY", r"(?<![\w/+=\-.])(?=[\w+/\-]*\d)(?=[\w+/\-]*[a-z])(?=[\w+/\-]*[A-Z])[\w+/\-]{24,}={0,2}"
-                     r"(?![\w/+=\-])", 0.5, ignore_case=False),
-    _Rule("API_KEY", r"\b(?:password|passwd|pwd|secret|token|api[_ \-]?key|client[_ ]secret)[ \t]*[:=][ \t]*"
-                     r"(?P<v>[^\s,;]{6,})", 0.7),
-    _Rule("STREET_ADDRESS", rf"(?<![\w\-/]){_ADDR_SEG}(?:[ \t]*,[ \t]*{_ADDR_SEG}){{0,4}}"
-                            rf"(?:[ \t]*,[ \t]*{_POSTAL_ANY}|[ \t]+{_POSTAL_ALPHA})", 0.6, _postal_address, False),
-    _Rule("STREET_ADDRESS", rf"\b\d{{1,5}}[A-Za-z]?[ \t]+(?:\p{{Lu}}[\p{{L}}'’.\-]*[ \t]+){{1,4}}{_STREET}(?![\p{{L}}])",
-          0.5, None, False),
-    _Rule("STREET_ADDRESS", r"\b\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|allee|gasse|platz|ring|damm|ufer)[ \t]+"
-                            r"\d{1,4}[a-z]?(?:[-/]\d{1,4})?\b", 0.5, None, False),
-    _Rule("STREET_ADDRESS", r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|chemin|place|allée|"
-                            r"impasse|quai|route)[ \t]+(?:(?:de|du|des|la|le|d['’])[ \t]*)*\p{Lu}[\p{L}\-]*"
-                            r"(?:[ \t]+\p{Lu}[\p{L}\-]*){0,3}", 0.5, None, False),
-    _Rule("STREET_ADDRESS", r"\b(?:Calle|Avenida|Av\.|Paseo|Plaza|Camino|Carrer|Ronda|Pasaje|Vía|Cañada|Callejón|"
-                            r"Glorieta|Urbanización|Rambla|Alameda|Travesía|Carretera|Vial|Acceso)[ \t]+"
-                            r"(?:(?:de|del|la|las|los)[ \t]+)*\p{Lu}[\p{L}\-]*(?:[ \t]+\p{Lu}[\p{L}\-]*){0,3}"
-                            r"[ \t]+\d{1,4}\b",
-          0.5, None, False),
+    _Rule(
+        "API_KEY",
+        r"(?<![\w/+=\-.])(?=[\w+/\-]*\d)(?=[\w+/\-]*[a-z])(?=[\w+/\-]*[A-Z])[\w+/\-]{24,}={0,2}"
+        r"(?![\w/+=\-])",
+        0.5,
+        ignore_case=False,
+    ),
+    _Rule(
+        "API_KEY",
+        r"\b(?:password|passwd|pwd|secret|token|api[_ \-]?key|client[_ ]secret)[ \t]*[:=][ \t]*"
+        r"(?P<v>[^\s,;]{6,})",
+        0.7,
+    ),
+    _Rule(
+        "STREET_ADDRESS",
+        rf"(?<![\w\-/]){_ADDR_SEG}(?:[ \t]*,[ \t]*{_ADDR_SEG}){{0,4}}"
+        rf"(?:[ \t]*,[ \t]*{_POSTAL_ANY}|[ \t]+{_POSTAL_ALPHA})",
+        0.6,
+        _postal_address,
+        False,
+    ),
+    _Rule(
+        "STREET_ADDRESS",
+        rf"\b\d{{1,5}}[A-Za-z]?[ \t]+(?:\p{{Lu}}[\p{{L}}'’.\-]*[ \t]+){{1,4}}{_STREET}(?![\p{{L}}])",
+        0.5,
+        None,
+        False,
+    ),
+    _Rule(
+        "STREET_ADDRESS",
+        r"\b\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|allee|gasse|platz|ring|damm|ufer)[ \t]+"
+        r"\d{1,4}[a-z]?(?:[-/]\d{1,4})?\b",
+        0.5,
+        None,
+        False,
+    ),
+    _Rule(
+        "STREET_ADDRESS",
+        r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|chemin|place|allée|"
+        r"impasse|quai|route)[ \t]+(?:(?:de|du|des|la|le|d['’])[ \t]*)*\p{Lu}[\p{L}\-]*"
+        r"(?:[ \t]+\p{Lu}[\p{L}\-]*){0,3}",
+        0.5,
+        None,
+        False,
+    ),
+    _Rule(
+        "STREET_ADDRESS",
+        r"\b(?:Calle|Avenida|Av\.|Paseo|Plaza|Camino|Carrer|Ronda|Pasaje|Vía|Cañada|Callejón|"
+        r"Glorieta|Urbanización|Rambla|Alameda|Travesía|Carretera|Vial|Acceso)[ \t]+"
+        r"(?:(?:de|del|la|las|los)[ \t]+)*\p{Lu}[\p{L}\-]*(?:[ \t]+\p{Lu}[\p{L}\-]*){0,3}"
+        r"[ \t]+\d{1,4}\b",
+        0.5,
+        None,
+        False,
+    ),
     # names where letters put them: greetings, sign-offs, signatures, introductions, mail headers
     _Rule("PERSON", rf"\b{_GREETING}[ \t]+{_TITLE}(?P<v>{_NAME})(?=[ \t]*(?:[,!:;.]|\r?\n|<|$))", 0.8, check_person, False),
     # (lookbehinds, so a rejected "Beste Grüße" after "Thanks," can still be the sign-off before the name)
     _Rule("PERSON", rf"(?<=(?:^|>)[ \t]*{_SIGNOFF}[ \t]*[,.!]?{_BR}{_TITLE})(?P<v>{_NAME}){_EOL}", 0.8, check_person, False),
     _Rule("PERSON", rf"\b{_SIGNOFF}[ \t]*,[ \t]+(?P<v>{_NAME}){_EOL}", 0.8, check_person, False),
     _Rule("PERSON", rf"(?<=^--[ \t]*{_BR})(?P<v>{_NAME}){_EOL}", 0.8, check_person, False),
-    _Rule("PERSON", rf"(?:\b[Mm]y[ \t]+name[ \t]+is|\b[Tt]his[ \t]+is|\bI['’]m|\bI[ \t]+am|\b[Ii]ch[ \t]+bin|"
-                    rf"\b[Jj]e[ \t]+m['’]appelle|\b[Jj]e[ \t]+suis|\b[Mm]e[ \t]+llamo|\b[Mm]i[ \t]+nombre[ \t]+es)"
-                    rf"[ \t]+(?P<v>{_NAME})", 0.7, check_person, False),
+    _Rule(
+        "PERSON",
+        rf"(?:\b[Mm]y[ \t]+name[ \t]+is|\b[Tt]his[ \t]+is|\bI['’]m|\bI[ \t]+am|\b[Ii]ch[ \t]+bin|"
+        rf"\b[Jj]e[ \t]+m['’]appelle|\b[Jj]e[ \t]+suis|\b[Mm]e[ \t]+llamo|\b[Mm]i[ \t]+nombre[ \t]+es)"
+        rf"[ \t]+(?P<v>{_NAME})",
+        0.7,
+        check_person,
+        False,
+    ),
     _Rule("PERSON", rf"(?:^|(?<=[.!?:,>][ \t]))(?P<v>{_NAME})(?=[ \t]+here[,!])", 0.7, check_person, False),
-    _Rule("PERSON", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|Sr|Sra|Srta)\.?[ \t]+(?P<v>{_NAME})",
-          0.8, check_person, False),
+    _Rule(
+        "PERSON",
+        rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|Sr|Sra|Srta)\.?[ \t]+(?P<v>{_NAME})",
+        0.8,
+        check_person,
+        False,
+    ),
     _Rule("PERSON", rf"(?P<v>{_NAME})[\"”]?[ \t]*\(?(?:<|&lt;)(?:mailto:)?[^\s<>@&]+@", 0.85, check_person, False),
-    _Rule("PERSON", rf"(?:,|\bAm\b[^\n]{{0,40}}?)[ \t]+(?P<v>{_NAME})[ \t]+(?:wrote|schrieb|a[ \t]+écrit|escribió)",
-          0.85, check_person, False),
+    _Rule(
+        "PERSON",
+        rf"(?:,|\bAm\b[^\n]{{0,40}}?)[ \t]+(?P<v>{_NAME})[ \t]+(?:wrote|schrieb|a[ \t]+écrit|escribió)",
+        0.85,
+        check_person,
+        False,
+    ),
     _Rule("PERSON", rf"^[ \t]*(?:From|To|Cc|Von|An|De|À|Para)[ \t]*:[ \t]*(?P<v>{_NAME})", 0.8, check_person, False),
-    _Rule("PERSON", rf"(?i:\b(?:attention[ \t]+of|attn\.?:?|c/o|my[ \t]+name,?|name:|contact[ \t]+person:?))[ \t]+"
-                    rf"{_TITLE}(?P<v>{_NAME})", 0.8, check_person, False),
+    _Rule(
+        "PERSON",
+        rf"(?i:\b(?:attention[ \t]+of|attn\.?:?|c/o|my[ \t]+name,?|name:|contact[ \t]+person:?))[ \t]+"
+        rf"{_TITLE}(?P<v>{_NAME})",
+        0.8,
+        check_person,
+        False,
+    ),
 ]
 
 
@@ -196,8 +284,7 @@ class RuleRecognizer(LocalRecognizer):
     def __init__(self, entity: str, rules: list[_Rule]):
         super().__init__(supported_entities=[entity], name=f"Loopline{entity.title().replace('_', '')}Recognizer")
         self.rules = [(regex.compile(r.pattern, _I if r.ignore_case else FLAGS), r) for r in rules]
-        self.metadata = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                         RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        self.metadata = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
 
     def load(self) -> None:
         pass
@@ -209,7 +296,9 @@ class RuleRecognizer(LocalRecognizer):
                 start, end = m.span("v") if "v" in compiled.groupindex else m.span()
                 verdict = rule.check(text[start:end]) if rule.check and end > start else None
                 if end > start and verdict is not False:
-                    results.append(RecognizerResult(rule.entity, start, end, 1.0 if verdict else rule.score,
-                                                    recognition_metadata=self.metadata))
+                    results.append(
+                        RecognizerResult(
+                            rule.entity, start, end, 1.0 if verdict else rule.score, recognition_metadata=self.metadata
+                        )
+                    )
         return results
-

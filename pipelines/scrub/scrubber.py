@@ -20,13 +20,14 @@ from pipelines.scrub.rules import FLAGS, NAME_WORD, NOT_NAMES, PARTICLE, RULES, 
 
 
 class ScrubResult(NamedTuple):
-    text: str              # the input with each entity replaced by its placeholder
-    entities: list[dict]   # {type, start, end, score}: offsets into the input, sorted, non-overlapping
+    text: str  # the input with each entity replaced by its placeholder
+    entities: list[dict]  # {type, start, end, score}: offsets into the input, sorted, non-overlapping
     counts: dict[str, int]  # entity type -> occurrences masked
 
 
 class Hit(NamedTuple):
     """One detection: offsets into the analyzed text."""
+
     start: int
     end: int
     type: str
@@ -49,12 +50,14 @@ class Scrubber:
             engine.load()
             registry = RecognizerRegistry(supported_languages=["en"])
             registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
-            registry.recognizers = [r for r in registry.recognizers
-                                    if set(r.supported_entities) & wanted and r.name not in _SUPERSEDED]
+            registry.recognizers = [
+                r for r in registry.recognizers if set(r.supported_entities) & wanted and r.name not in _SUPERSEDED
+            ]
             for entity in sorted(wanted & {r.entity for r in RULES}):
                 registry.add_recognizer(RuleRecognizer(entity, [r for r in RULES if r.entity == entity]))
-            self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"],
-                                           default_score_threshold=config.score_threshold)
+            self.analyzer = AnalyzerEngine(
+                registry=registry, nlp_engine=engine, supported_languages=["en"], default_score_threshold=config.score_threshold
+            )
         finally:
             presidio_log.setLevel(level)
         unknown = wanted - set(self.analyzer.get_supported_entities("en"))
@@ -84,17 +87,28 @@ class Scrubber:
 
     def analyze(self, texts: list[str]) -> list[list[Hit]]:
         """Detections per text, before propagation and merging (what scrub_batch masks is a superset)."""
-        pieces = [(i, start, end) for i, text in enumerate(texts) for start, end in _pieces(text, self.max_chars)
-                  if text[start:end].strip()]
+        pieces = [
+            (i, start, end)
+            for i, text in enumerate(texts)
+            for start, end in _pieces(text, self.max_chars)
+            if text[start:end].strip()
+        ]
         with self._lock:
-            found = self._batch.analyze_iterator([texts[i][s:e] for i, s, e in pieces], "en",
-                                                 batch_size=self.config.batch_size, entities=self.entities,
-                                                 score_threshold=self.config.score_threshold)
+            found = self._batch.analyze_iterator(
+                [texts[i][s:e] for i, s, e in pieces],
+                "en",
+                batch_size=self.config.batch_size,
+                entities=self.entities,
+                score_threshold=self.config.score_threshold,
+            )
         hits: list[list[Hit]] = [[] for _ in texts]
         for (i, offset, _), results in zip(pieces, found):
             text = texts[i]
-            hits[i] += [Hit(offset + r.start, offset + r.end, r.entity_type, r.score) for r in results if r.end > r.start
-                        and (r.entity_type != "PERSON" or _name_words(text[offset + r.start:offset + r.end]))]
+            hits[i] += [
+                Hit(offset + r.start, offset + r.end, r.entity_type, r.score)
+                for r in results
+                if r.end > r.start and (r.entity_type != "PERSON" or _name_words(text[offset + r.start : offset + r.end]))
+            ]
         return hits
 
 
@@ -139,8 +153,7 @@ _NAME_TOKEN = regex.compile(rf"{NAME_WORD}", FLAGS)
 
 def _name_words(name: str) -> list[str]:
     """The words of a detected name that can stand for the person on their own ("Anna" of "Anna Smith")."""
-    return [w for w in _NAME_TOKEN.findall(name)
-            if len(w) > 1 and w.lower() not in NOT_NAMES and w.lower() not in STOP_WORDS]
+    return [w for w in _NAME_TOKEN.findall(name) if len(w) > 1 and w.lower() not in NOT_NAMES and w.lower() not in STOP_WORDS]
 
 
 def _propagate(texts: list[str], hits: list[list[Hit]]) -> list[list[Hit]]:
@@ -151,11 +164,11 @@ def _propagate(texts: list[str], hits: list[list[Hit]]) -> list[list[Hit]]:
     words match case-sensitively (a name in lowercase is an ordinary word), except in texts with no
     capitals at all, where case says nothing.
     """
-    values: dict[str, Hit] = {}   # lowercased value -> where it was found
-    words: dict[str, float] = {}    # name word -> score
+    values: dict[str, Hit] = {}  # lowercased value -> where it was found
+    words: dict[str, float] = {}  # name word -> score
     for text, text_hits in zip(texts, hits):
         for h in text_hits:
-            value = text[h.start:h.end]
+            value = text[h.start : h.end]
             if h.type == "PERSON":
                 for w in _name_words(value):
                     words.setdefault(w, h.score)
@@ -176,12 +189,16 @@ def _propagate(texts: list[str], hits: list[list[Hit]]) -> list[list[Hit]]:
     for text, text_hits in zip(texts, hits):
         found = list(text_hits)
         if by_value:
-            found += [Hit(m.start(), m.end(), h.type, h.score) for m in by_value.finditer(text)
-                      if (h := values.get(m.group().lower()))]
+            found += [
+                Hit(m.start(), m.end(), h.type, h.score) for m in by_value.finditer(text) if (h := values.get(m.group().lower()))
+            ]
         word_rx = by_word_any_case if text == text.lower() else by_word
         if word_rx:
-            found += [Hit(m.start(), m.end(), "PERSON", word_scores[m.group().lower()]) for m in word_rx.finditer(text)
-                      if m.group().lower() in word_scores]
+            found += [
+                Hit(m.start(), m.end(), "PERSON", word_scores[m.group().lower()])
+                for m in word_rx.finditer(text)
+                if m.group().lower() in word_scores
+            ]
         out.append([_extend_name(text, h) if h.type == "PERSON" else h for h in found])
     return out
 
@@ -197,9 +214,25 @@ def _extend_name(text: str, hit: Hit) -> Hit:
 
 
 # Which type names a merged span when no detection is confirmed (checksum) and lengths tie.
-_PRIORITY = {t: i for i, t in enumerate(["CREDIT_CARD", "IBAN_CODE", "US_SSN", "API_KEY", "EMAIL_ADDRESS",
-                                         "IP_ADDRESS", "ACCOUNT_NUMBER", "ORDER_NUMBER", "HOSTNAME", "PHONE_NUMBER",
-                                         "STREET_ADDRESS", "PERSON"])}
+_PRIORITY = {
+    t: i
+    for i, t in enumerate(
+        [
+            "CREDIT_CARD",
+            "IBAN_CODE",
+            "US_SSN",
+            "API_KEY",
+            "EMAIL_ADDRESS",
+            "IP_ADDRESS",
+            "ACCOUNT_NUMBER",
+            "ORDER_NUMBER",
+            "HOSTNAME",
+            "PHONE_NUMBER",
+            "STREET_ADDRESS",
+            "PERSON",
+        ]
+    )
+}
 
 
 def _resolve(hits: list[Hit]) -> list[Hit]:
@@ -252,10 +285,11 @@ class _Placeholders:
 def _render(text: str, entities: list[Hit], names: _Placeholders) -> ScrubResult:
     parts, pos = [], 0
     for e in entities:
-        parts += [text[pos:e.start], names(e.type, text[e.start:e.end])]
+        parts += [text[pos : e.start], names(e.type, text[e.start : e.end])]
         pos = e.end
     parts.append(text[pos:])
-    return ScrubResult("".join(parts),
-                       [{"type": e.type, "start": e.start, "end": e.end, "score": round(e.score, 3)} for e in entities],
-                       dict(Counter(e.type for e in entities)))
-
+    return ScrubResult(
+        "".join(parts),
+        [{"type": e.type, "start": e.start, "end": e.end, "score": round(e.score, 3)} for e in entities],
+        dict(Counter(e.type for e in entities)),
+    )

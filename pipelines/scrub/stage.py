@@ -41,8 +41,7 @@ def _scrubbed(event: Event, results: list[ScrubResult | None]) -> Event:
             counts.update(r.counts)
     pii = tuple(sorted(counts.items()))
     if event.kind == "feedback":
-        record = dict(event.record, **{f: r.text if r else event.record.get(f)
-                                       for f, r in zip(FEEDBACK_FIELDS, results)})
+        record = dict(event.record, **{f: r.text if r else event.record.get(f) for f, r in zip(FEEDBACK_FIELDS, results)})
         return event._replace(record=record, pii_counts=pii)
     return event._replace(text=results[0].text, pii_counts=pii)
 
@@ -104,8 +103,12 @@ class _Scrub(ThreadStage):
         dead, valid = [], []
         for thread in threads:
             bad = {e: detail for e, event in enumerate(thread.events) if (detail := _invalid_text(event))}
-            dead.append([TaggedOutput(DEAD, dead_letter(thread.events[e].source, self.stage, "invalid_text", detail))
-                         for e, detail in bad.items()])
+            dead.append(
+                [
+                    TaggedOutput(DEAD, dead_letter(thread.events[e].source, self.stage, "invalid_text", detail))
+                    for e, detail in bad.items()
+                ]
+            )
             valid.append(thread._replace(events=tuple(ev for e, ev in enumerate(thread.events) if e not in bad)))
         threads = valid
         slots, texts, contexts = [], [], []  # slots: (thread, event, field) of each text
@@ -150,4 +153,3 @@ class ScrubThreads(beam.PTransform):
 
     def expand(self, threads):
         return threads | "Scrub" >> beam.ParDo(_Scrub(self.config)).with_outputs(DEAD, main="threads")
-

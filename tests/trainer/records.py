@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Iterable
+from collections.abc import Iterable
 
 from loopline.store import CuratedStore, Unit, subject_hash
 from tests.samples import SAMPLES
@@ -16,9 +16,15 @@ _offsets = itertools.count()  # every commit consumes a fresh offset, so none is
 
 def pair(pair_id: str, quality: float = 0.9, task: str = "account", subject: str = "alice", content: str = "") -> dict:
     """`content` stands for the text: another content, another content_hash."""
-    return {**SAMPLES["CuratedPair"], "pair_id": pair_id, "quality_score": quality, "task": task,
-            "instruction": f"question {pair_id}", "subject_hashes": [subject_hash(subject)],
-            "content_hash": hashlib.sha256(f"{pair_id}/{content}".encode()).hexdigest()}
+    return {
+        **SAMPLES["CuratedPair"],
+        "pair_id": pair_id,
+        "quality_score": quality,
+        "task": task,
+        "instruction": f"question {pair_id}",
+        "subject_hashes": [subject_hash(subject)],
+        "content_hash": hashlib.sha256(f"{pair_id}/{content}".encode()).hexdigest(),
+    }
 
 
 def feedback(example_id: str, event_time: int, desirable: bool = True) -> dict:
@@ -28,8 +34,7 @@ def feedback(example_id: str, event_time: int, desirable: bool = True) -> dict:
 def commit(store: CuratedStore, pairs: Iterable[dict] = (), feedbacks: Iterable[dict] = ()) -> int:
     """One manifest entry holding these records; returns its seq."""
     records = {"CuratedPair": list(pairs), "FeedbackExample": list(feedbacks)}
-    return store.commit([Unit(records={k: v for k, v in records.items() if v},
-                              offsets=((TOPIC, 0, next(_offsets)),))]).seq
+    return store.commit([Unit(records={k: v for k, v in records.items() if v}, offsets=((TOPIC, 0, next(_offsets)),))]).seq
 
 
 def ids(prefix: str, n: int, golden_percent: float, golden: bool = False) -> list[str]:

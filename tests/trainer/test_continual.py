@@ -26,10 +26,17 @@ SUBJECT = "ab" * 32  # the subject of every pair with an even number
 
 def _pair(n: int, base: dict) -> dict:
     text = base["output"]
-    return {**SAMPLES["CuratedPair"], "pair_id": f"{base['pair_id']}-{n}", "instruction": base["instruction"],
-            "input": base["input"], "output": text, "task": base["task"], "quality_score": 0.9,
-            "content_hash": hashlib.sha256(f"{n}{text}".encode()).hexdigest(),
-            "subject_hashes": [SUBJECT] if n % 2 == 0 else ["cd" * 32]}
+    return {
+        **SAMPLES["CuratedPair"],
+        "pair_id": f"{base['pair_id']}-{n}",
+        "instruction": base["instruction"],
+        "input": base["input"],
+        "output": text,
+        "task": base["task"],
+        "quality_score": 0.9,
+        "content_hash": hashlib.sha256(f"{n}{text}".encode()).hexdigest(),
+        "subject_hashes": [SUBJECT] if n % 2 == 0 else ["cd" * 32],
+    }
 
 
 def _commit(store: CuratedStore, records: dict, offset: int) -> None:
@@ -53,7 +60,7 @@ def _config(tmp_path, base) -> LooplineConfig:
     t.sft.max_steps, t.sft.batch_size, t.sft.checkpoint_every, t.sft.learning_rate = 4, 4, 2, 5e-3
     t.kto.min_examples, t.kto.max_steps, t.kto.batch_size = 4, 2, 4
     t.eval.max_golden, t.eval.rouge_samples, t.eval.max_new_tokens = 8, 2, 4
-    t.eval.general_ppl_tolerance = 10.0   # a random tiny model: only the domain check is exercised here
+    t.eval.general_ppl_tolerance = 10.0  # a random tiny model: only the domain check is exercised here
     t.eval.domain_ppl_tolerance = 0.5
     return c
 
@@ -69,8 +76,9 @@ def test_two_cycles_record_lineage_continue_the_adapter_and_advance_the_cursor(t
     store = CuratedStore(c.store_root, c.trainer.dataset)
     store.create(meta={})
     first = _fill(store, range(0, 3), 0)
-    feedback = [{**SAMPLES["FeedbackExample"], **f, "event_time": 1_793_000_000_000 + i}
-                for i, f in enumerate(feedback_examples(8))]
+    feedback = [
+        {**SAMPLES["FeedbackExample"], **f, "event_time": 1_793_000_000_000 + i} for i, f in enumerate(feedback_examples(8))
+    ]
     _commit(store, {"FeedbackExample": feedback}, 1)
 
     trainer = ContinualTrainer(c, progress=False)

@@ -20,8 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def config(**overrides) -> TrainerDataConfig:
-    settings = {"min_quality": 0.5, "task_caps": {}, "max_new_pairs": None, "replay_ratio": 0.0,
-                "golden_percent": GOLDEN, "seed": 7}
+    settings = {
+        "min_quality": 0.5,
+        "task_caps": {},
+        "max_new_pairs": None,
+        "replay_ratio": 0.0,
+        "golden_percent": GOLDEN,
+        "seed": 7,
+    }
     return TrainerDataConfig(**{**settings, **overrides})
 
 
@@ -40,8 +46,17 @@ def test_golden_split_is_about_golden_percent_nested_and_the_same_in_another_pro
     assert abs(len(five) / len(many) - 0.05) < 0.006
     assert {i for i in many if in_golden(i, 3.0)} < five  # a smaller percent keeps a subset: raising it adds pairs only
     script = "import sys; from trainer.data import in_golden; print(sum(in_golden(f'pair-{k}', 5.0) << k for k in range(300)))"
-    outputs = {subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert outputs == {f"{sum(in_golden(f'pair-{k}', 5.0) << k for k in range(300))}\n"}
 
 

@@ -61,8 +61,10 @@ def test_without_a_served_adapter_the_base_is_the_domain_reference():
 def test_both_failures_are_named():
     decision = decide(BASE, CURRENT, metrics(9.0, general=23.0), STRICT)
     assert not decision.promote
-    assert decision.reason.split("; ") == ["golden perplexity 9.000 > current 8.000 x 1.00",
-                                           "general perplexity 23.000 > base 20.000 x 1.10"]
+    assert decision.reason.split("; ") == [
+        "golden perplexity 9.000 > current 8.000 x 1.00",
+        "general perplexity 23.000 > base 20.000 x 1.10",
+    ]
 
 
 @pytest.mark.parametrize("candidate", [metrics(math.nan), metrics(7.0, general=math.nan), metrics(math.inf)])

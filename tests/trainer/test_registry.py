@@ -22,10 +22,19 @@ def registry(tmp_path) -> AdapterRegistry:
 
 
 def card(version: str, subjects: list[str] = (), **overrides) -> AdapterCard:
-    fields = {"version": version, "status": "candidate", "created_ms": 1_793_000_000_000, "parent": None,
-              "base_model": "tiny", "method": "lora", "config": {"lora_r": 4}, "metrics": {"candidate": {"domain_ppl": 9.5}},
-              "reason": "golden perplexity 9.5 <= base 10.0", "lineage": {"dataset": "live", "data_hash": "ab" * 32},
-              "subject_hashes": list(subjects)}
+    fields = {
+        "version": version,
+        "status": "candidate",
+        "created_ms": 1_793_000_000_000,
+        "parent": None,
+        "base_model": "tiny",
+        "method": "lora",
+        "config": {"lora_r": 4},
+        "metrics": {"candidate": {"domain_ppl": 9.5}},
+        "reason": "golden perplexity 9.5 <= base 10.0",
+        "lineage": {"dataset": "live", "data_hash": "ab" * 32},
+        "subject_hashes": list(subjects),
+    }
     return AdapterCard(**{**fields, **overrides})
 
 
@@ -58,9 +67,17 @@ def test_versions_are_allocated_in_order_and_never_reused(registry):
 
 def test_a_second_process_gets_registry_busy_at_once_naming_the_holder(registry):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from trainer.registry import AdapterRegistry\n"
-         f"with AdapterRegistry({str(registry.root)!r}).lock():\n print('held', flush=True); sys.stdin.readline()"],
-        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from trainer.registry import AdapterRegistry\n"
+            f"with AdapterRegistry({str(registry.root)!r}).lock():\n print('held', flush=True); sys.stdin.readline()",
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -182,9 +199,14 @@ def test_a_half_written_version_is_ignored(registry):
 
 
 def test_a_card_round_trips_with_its_subjects_kept_beside_it(registry):
-    original = card(registry.new_version(), ["s2", "s1"], parent="v0000", holds_forgotten=False,
-                    metrics={"base": {"domain_ppl": 10.0, "general_ppl": 20.0}, "candidate": {"domain_ppl": 9.0}},
-                    lineage={"dataset": "live", "reads": [{"kind": "CuratedPair", "since": 0, "seq": 3}]})
+    original = card(
+        registry.new_version(),
+        ["s2", "s1"],
+        parent="v0000",
+        holds_forgotten=False,
+        metrics={"base": {"domain_ppl": 10.0, "general_ppl": 20.0}, "candidate": {"domain_ppl": 9.0}},
+        lineage={"dataset": "live", "reads": [{"kind": "CuratedPair", "since": 0, "seq": 3}]},
+    )
     registry.save(original)
     loaded = AdapterRegistry(registry.root).get(original.version)
     assert loaded == AdapterCard(**{**original.__dict__, "subject_hashes": ["s1", "s2"]})

@@ -1,8 +1,13 @@
 """What agents write back (greeting, self-introduction, answers that echo the question's details)
 and the ratings and comments users leave on a model's response."""
 
-AGENT_GREETINGS = ["Hi {first_name},", "Hello {first_name},", "Dear {name},", "Hi {first_name}, thanks for reaching out.",
-                   "Good day {first_name},"]
+AGENT_GREETINGS = [
+    "Hi {first_name},",
+    "Hello {first_name},",
+    "Dear {name},",
+    "Hi {first_name}, thanks for reaching out.",
+    "Good day {first_name},",
+]
 
 AGENT_INTROS = [
     "My name is {agent_first} and I will be looking into this for you.",
@@ -133,11 +138,22 @@ AGENT_CLOSINGS = [
     "Thanks for your patience.",
 ]
 
-FEEDBACK_UP = ["Exactly what I needed.", "Clear and quick, thanks.", "Solved my problem.", "Helpful!",
-               "Good answer, saved me a call."]
+FEEDBACK_UP = [
+    "Exactly what I needed.",
+    "Clear and quick, thanks.",
+    "Solved my problem.",
+    "Helpful!",
+    "Good answer, saved me a call.",
+]
 
-FEEDBACK_DOWN = ["Didn't answer my question.", "This is wrong, I already tried that.", "Too generic.",
-                 "It ignored the order number I gave.", "The steps don't exist in the app.", "Not helpful at all."]
+FEEDBACK_DOWN = [
+    "Didn't answer my question.",
+    "This is wrong, I already tried that.",
+    "Too generic.",
+    "It ignored the order number I gave.",
+    "The steps don't exist in the app.",
+    "Not helpful at all.",
+]
 
 UNHELPFUL_RESPONSES = [
     "I'm sorry, I can't help with that request.",

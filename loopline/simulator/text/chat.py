@@ -15,12 +15,29 @@ CHAT_EXTRA_TURNS = [
     "sorry, the address is {address}",
 ]
 
-CHAT_FILLERS = ["ok", "thanks!", "👍", "great, thank you", "perfect", "ok thx", "thank you so much", "cool",
-                "alright", "that's all, thanks", "ok will try", "🙏"]
+CHAT_FILLERS = [
+    "ok",
+    "thanks!",
+    "👍",
+    "great, thank you",
+    "perfect",
+    "ok thx",
+    "thank you so much",
+    "cool",
+    "alright",
+    "that's all, thanks",
+    "ok will try",
+    "🙏",
+]
 
 # A chat the customer comes back to hours later: the opener of the resumed question.
-CHAT_RESUMES = ["Hi again, back about this.", "Hello, me again about the same issue.",
-                "Sorry, I got pulled away earlier.", "Picking this up again:", "Hi, following up on my chat from earlier."]
+CHAT_RESUMES = [
+    "Hi again, back about this.",
+    "Hello, me again about the same issue.",
+    "Sorry, I got pulled away earlier.",
+    "Picking this up again:",
+    "Hi, following up on my chat from earlier.",
+]
 
 BOT_GREETINGS = [
     "Hi! I'm the virtual assistant. How can I help you today?",
@@ -29,5 +46,9 @@ BOT_GREETINGS = [
     "Thanks for contacting us. Our average wait time is 2 minutes.",
 ]
 
-CHAT_AGENT_WRAPUPS = ["Is there anything else I can help you with today?", "You're welcome! Have a great day.",
-                      "Glad I could help. Take care!", "Happy to help, have a nice evening."]
+CHAT_AGENT_WRAPUPS = [
+    "Is there anything else I can help you with today?",
+    "You're welcome! Have a great day.",
+    "Glad I could help. Take care!",
+    "Happy to help, have a nice evening.",
+]

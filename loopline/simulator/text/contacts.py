@@ -18,14 +18,44 @@ FREE_MAIL = {
     "es_ES": ["gmail.com", "hotmail.es", "yahoo.es", "telefonica.net"],
 }
 
-COMPANIES = ["Brightwave Ltd", "Nordlicht GmbH", "Atelier Rivière SARL", "Soluciones Iberia S.L.",
-             "Harbor & Pine LLC", "Kestrel Logistics", "Meridian Health Partners", "Bluefield Retail Group",
-             "Quantix Analytics", "Oakridge Legal LLP", "Stellar Print Co.", "Vinculum Consulting",
-             "Greenleaf Organics", "Polaris Engineering AG", "Cobalt Creative Studio"]
+COMPANIES = [
+    "Brightwave Ltd",
+    "Nordlicht GmbH",
+    "Atelier Rivière SARL",
+    "Soluciones Iberia S.L.",
+    "Harbor & Pine LLC",
+    "Kestrel Logistics",
+    "Meridian Health Partners",
+    "Bluefield Retail Group",
+    "Quantix Analytics",
+    "Oakridge Legal LLP",
+    "Stellar Print Co.",
+    "Vinculum Consulting",
+    "Greenleaf Organics",
+    "Polaris Engineering AG",
+    "Cobalt Creative Studio",
+]
 
-TITLES = ["Office Manager", "Head of Finance", "IT Administrator", "Procurement Lead", "Operations Manager",
-          "Senior Accountant", "Managing Director", "Project Coordinator", "Systems Engineer", "Owner",
-          "Purchasing Assistant", "Chief Technology Officer", "Facilities Coordinator"]
+TITLES = [
+    "Office Manager",
+    "Head of Finance",
+    "IT Administrator",
+    "Procurement Lead",
+    "Operations Manager",
+    "Senior Accountant",
+    "Managing Director",
+    "Project Coordinator",
+    "Systems Engineer",
+    "Owner",
+    "Purchasing Assistant",
+    "Chief Technology Officer",
+    "Facilities Coordinator",
+]
 
-AGENT_TITLES = ["Customer Support Specialist", "Technical Support Engineer", "Billing Specialist",
-                "Customer Success Manager", "Support Team Lead"]
+AGENT_TITLES = [
+    "Customer Support Specialist",
+    "Technical Support Engineer",
+    "Billing Specialist",
+    "Customer Success Manager",
+    "Support Team Lead",
+]

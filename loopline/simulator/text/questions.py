@@ -15,8 +15,18 @@ str.format slots that compose.py fills per message:
 TASKS = ("billing", "technical", "account", "shipping", "other")
 
 GREETINGS = [
-    "Hi,", "Hello,", "Hi there,", "Hello team,", "Dear Support,", "Good morning,", "Hey,",
-    "Dear Sir or Madam,", "Hi support team,", "Good afternoon,", "Hello support,", "Greetings,",
+    "Hi,",
+    "Hello,",
+    "Hi there,",
+    "Hello team,",
+    "Dear Support,",
+    "Good morning,",
+    "Hey,",
+    "Dear Sir or Madam,",
+    "Hi support team,",
+    "Good afternoon,",
+    "Hello support,",
+    "Greetings,",
 ]
 
 CONTEXT = {
@@ -325,10 +335,30 @@ FOLLOWUPS = {
 
 # Word swaps a reposting customer typically makes; words not listed get a small typo instead.
 WORD_EDITS = {
-    "charged": "billed", "invoice": "bill", "refund": "reimbursement", "cannot": "can't", "please": "pls",
-    "order": "purchase", "received": "gotten", "problem": "issue", "immediately": "right away",
-    "account": "profile", "parcel": "package", "delivery": "shipment", "help": "assistance",
-    "nothing": "still nothing", "error": "failure", "simply": "just", "completely": "totally",
-    "months": "mos", "really": "truly", "about": "around", "several": "a few", "quite": "pretty",
-    "update": "upgrade", "suddenly": "all of a sudden", "company": "firm", "thanks": "thx",
+    "charged": "billed",
+    "invoice": "bill",
+    "refund": "reimbursement",
+    "cannot": "can't",
+    "please": "pls",
+    "order": "purchase",
+    "received": "gotten",
+    "problem": "issue",
+    "immediately": "right away",
+    "account": "profile",
+    "parcel": "package",
+    "delivery": "shipment",
+    "help": "assistance",
+    "nothing": "still nothing",
+    "error": "failure",
+    "simply": "just",
+    "completely": "totally",
+    "months": "mos",
+    "really": "truly",
+    "about": "around",
+    "several": "a few",
+    "quite": "pretty",
+    "update": "upgrade",
+    "suddenly": "all of a sudden",
+    "company": "firm",
+    "thanks": "thx",
 }
