@@ -16,7 +16,7 @@ import yaml
 from loopline.config import LooplineConfig
 from loopline.store import CuratedStore, Unit
 from tests.samples import SAMPLES
-from tests.trainer.tiny import SUPPORT_PAIRS, build_tiny_model, feedback_examples
+from trainer.tiny_model import SUPPORT_PAIRS, build_tiny_model, feedback_examples
 from trainer.continual import ContinualTrainer
 from trainer.data import in_golden
 from trainer.registry import AdapterRegistry

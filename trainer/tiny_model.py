@@ -1,6 +1,6 @@
 """A tiny random Llama with a byte-level BPE tokenizer, built offline in well under a second, and support-style data.
 
-For tests of the training mechanics: the model learns nothing useful, but it trains, checkpoints and generates like a
+For tests, soaks and benches of the training mechanics (not for users): the model learns nothing useful, but it trains, checkpoints and generates like a
 real one, through the same transformers/peft/trl code paths.
 """
 
