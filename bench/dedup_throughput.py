@@ -1,7 +1,7 @@
 """Docs/s and accuracy of DedupIndex against plain in-memory datasketch MinHashLSH; index load time.
 
 Simulated traffic, every non-malformed chat/email/ticket message in send order, text = the truth's
-expected_clean, scored as in tests/test_dedup.py (messages of >= min_words words; true duplicate iff
+expected_clean, scored as in tests/pipelines/test_dedup.py (messages of >= min_words words; true duplicate iff
 the truth's duplicate_of is set):
   datasketch baseline   MinHashLSH with the index's (bands, rows) plus a dict of exact hashes, in memory,
                         no scopes, no persistence; any LSH candidate counts as a duplicate (plain use)

@@ -14,12 +14,15 @@ from rich.table import Table
 
 from loopline import catalog
 from loopline import config as cfg
+from loopline.cli_errors import UserErrorsAsOneLine
+from loopline.cli_errors import fail as _fail
 from loopline.cli_train import adapters_app, run_training, train
 from loopline.logs import OneLineFormatter
-from loopline.stack.kafka import KafkaBroker, StackError
+from loopline.stack.kafka import KafkaBroker
 from pipelines.jsonlines import MAX_LINE_BYTES
 
 app = typer.Typer(
+    cls=UserErrorsAsOneLine,
     help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -39,15 +42,17 @@ def broker_for(c: cfg.LooplineConfig) -> KafkaBroker:
     return KafkaBroker(c.kafka, c.home / "kafka", c.cache_dir)
 
 
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
-
-
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _main(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error, not its one line."),
+) -> None:
+    ctx.meta["loopline.debug"] = debug
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter())
+    # Beam's import warns that Google's optional BigQuery client is missing: nothing here uses it
+    handler.addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("loopline").setLevel(logging.DEBUG if verbose else logging.INFO)
 
@@ -59,15 +64,12 @@ def setup(config_path: Path | None = ConfigOpt) -> None:
     from loopline.stack.prism import ensure_prism
 
     c = _load(config_path)
-    try:
-        with console.status(f"resolving Kafka {c.kafka.version} jars from Maven Central"):
-            libs = ensure_jars(c.kafka.version, c.cache_dir)
-        console.print(f"Kafka {c.kafka.version}: {libs}")
-        with console.status(f"building Prism v{c.prism.beam_version} with go install"):
-            prism = ensure_prism(c.prism, c.cache_dir)
-        console.print(f"Prism: {prism}")
-    except StackError as e:
-        _fail(str(e))
+    with console.status(f"resolving Kafka {c.kafka.version} jars from Maven Central"):
+        libs = ensure_jars(c.kafka.version, c.cache_dir)
+    console.print(f"Kafka {c.kafka.version}: {libs}")
+    with console.status(f"building Prism v{c.prism.beam_version} with go install"):
+        prism = ensure_prism(c.prism, c.cache_dir)
+    console.print(f"Prism: {prism}")
 
 
 @stack_app.command("up")
@@ -80,16 +82,13 @@ def stack_up(
 
     c = _load(config_path)
     broker = broker_for(c)
-    try:
-        with console.status(f"starting Kafka {c.kafka.version} on {c.kafka.bootstrap} (data in {broker.dir})"):
-            broker.start()
-            created = broker.create_topics(partitions=partitions)
-        if created:
-            console.print(f"created topics: {', '.join(created)}")
-        with console.status("checking Prism"):
-            ensure_prism(c.prism, c.cache_dir)
-    except StackError as e:
-        _fail(str(e))
+    with console.status(f"starting Kafka {c.kafka.version} on {c.kafka.bootstrap} (data in {broker.dir})"):
+        broker.start()
+        created = broker.create_topics(partitions=partitions)
+    if created:
+        console.print(f"created topics: {', '.join(created)}")
+    with console.status("checking Prism"):
+        ensure_prism(c.prism, c.cache_dir)
     _print_status(c, broker)
 
 
@@ -132,10 +131,7 @@ def stack_check(config_path: Path | None = ConfigOpt) -> None:
     from loopline.stack.runner_check import check_streaming
 
     c = _load(config_path)
-    try:
-        args = pipeline_args(c.prism, c.cache_dir)
-    except StackError as e:
-        _fail(str(e))
+    args = pipeline_args(c.prism, c.cache_dir)
     result = check_streaming(args, c.home / "checks" / "prism")
     if not result.output_seen_before_source_end:
         _fail(f"Prism did not emit windowed output before its source ended ({len(result.windows)} windows at the end)")
@@ -145,7 +141,8 @@ def stack_check(config_path: Path | None = ConfigOpt) -> None:
 def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
     st = broker.status()
     if not st.running:
-        console.print(f"Kafka: [yellow]not running[/] (data dir {broker.dir}); start it with `loopline stack up`.")
+        hint = "start it with `loopline stack up`"
+        console.print(f"Kafka: [yellow]not running[/] (data dir {broker.dir}); {hint}.", soft_wrap=True)
         return
     console.print(
         f"Kafka {c.kafka.version}: pid {st.pid}, {c.kafka.bootstrap}, "
@@ -201,6 +198,8 @@ def simulate(
 
 def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     """A bounded run: plan, run with a progress bar, write the run report; returns the report."""
+    if not broker_for(c).reachable():  # before importing Beam: seconds, and its import-time warnings
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from loopline.run_progress import accounted_total, watch_accounted
@@ -208,8 +207,6 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) ->
     from pipelines import report as run_report
     from pipelines.run import execute, plan
 
-    if not broker_for(c).reachable():
-        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     run_plan = plan(c, dataset=dataset, follow=False)
     store = CuratedStore(c.store_root, dataset)
     done_before = accounted_total(store)
@@ -250,13 +247,13 @@ def _run_pipeline(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) ->
 
 def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     """Follow as a service until stopped or idle; one log line a minute on progress; returns the report."""
+    if not broker_for(c).reachable():
+        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     from loopline.run_progress import watch_accounted
     from loopline.store import CuratedStore
     from pipelines import report as run_report
     from pipelines.follow import FollowService
 
-    if not broker_for(c).reachable():
-        _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     log = logging.getLogger("loopline.follow")
     store = CuratedStore(c.store_root, dataset)
     idle = c.pipeline.source.idle_stop_s
@@ -270,11 +267,8 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     def log_progress(total: int, added: int) -> None:
         log.info("%s offsets stored or dead-lettered (+%s in the last minute)", f"{total:,}", f"{added:,}")
 
-    try:
-        with watch_accounted(c.store_root, dataset, 60, log_progress, name="loopline-progress"):
-            outcome = FollowService(c, dataset, runner).run()
-    except ValueError as e:
-        _fail(str(e))
+    with watch_accounted(c.store_root, dataset, 60, log_progress, name="loopline-progress"):
+        outcome = FollowService(c, dataset, runner).run()
     rep = run_report.build(
         outcome.counters,
         seconds=outcome.seconds,
@@ -345,10 +339,7 @@ def replay(
         from_time_ms = parse_time_ms(from_time) if from_time else None
     except ValueError as e:
         _fail(f"--from-time: {e}")
-    try:
-        check_replay_target(c, dataset_version)
-    except ValueError as e:
-        _fail(str(e))
+    check_replay_target(c, dataset_version)
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")
     create_replay(c, dataset_version, from_time_ms)
@@ -382,6 +373,24 @@ def datasets_list(config_path: Path | None = ConfigOpt, as_json: bool = typer.Op
         )
         table.add_row(info["name"], created, records, f"{sum(info['dead_letters'].values()):,}", offsets)
     console.print(table)
+
+
+@datasets_app.command("gc")
+def datasets_gc(
+    config_path: Path | None = ConfigOpt,
+    dataset: str | None = typer.Option(None, help="Only this dataset (default: every dataset)."),
+) -> None:
+    """Remove what interrupted writes left: orphan segments and temp files (a run does it too when it starts)."""
+    from loopline.store import CuratedStore, exclusive_writer
+
+    c = _load(config_path)
+    names = [dataset] if dataset else [info["name"] for info in CuratedStore.list_datasets(c.store_root)]
+    for name in names:
+        store = CuratedStore(c.store_root, name)
+        if not store.exists():
+            _fail(f"dataset {name!r} does not exist under {c.store_root}; see `loopline datasets list`")
+        with exclusive_writer(store) as removed:
+            console.print(f"{name}: removed {removed}")
 
 
 MaxLineOpt = typer.Option(MAX_LINE_BYTES, "--max-line-bytes", min=1, help="Longer input lines get an `oversized` error line.")

@@ -13,17 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from loopline import config as cfg
+from loopline.cli_errors import fail as _fail
 
 console = Console()
 adapters_app = typer.Typer(
     help="The adapter registry: versions, status, metrics, lineage; promote and roll back.", no_args_is_help=True
 )
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def train(
@@ -48,24 +44,19 @@ def train(
 
 def run_training(c: cfg.LooplineConfig, *, follow: bool = False, shuffle_answers: bool = False):
     from trainer.continual import ContinualTrainer
-    from trainer.errors import TrainerError
-    from trainer.registry import RegistryBusy
 
     trainer = ContinualTrainer(c, shuffle_answers=shuffle_answers)
-    try:
-        if not follow:
-            report = trainer.run_cycle()
-            print_cycle(c, report)
-            return report
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        logging.getLogger("loopline.trainer").info(
-            "training in follow mode on dataset %s; Ctrl-C stops after the current cycle", c.trainer.dataset
-        )
-        trainer.follow(stop, on_cycle=lambda report: print_cycle(c, report))
-    except (TrainerError, RegistryBusy) as e:
-        _fail(str(e))
+    if not follow:
+        report = trainer.run_cycle()
+        print_cycle(c, report)
+        return report
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.getLogger("loopline.trainer").info(
+        "training in follow mode on dataset %s; Ctrl-C stops after the current cycle", c.trainer.dataset
+    )
+    trainer.follow(stop, on_cycle=lambda report: print_cycle(c, report))
 
 
 def print_cycle(c: cfg.LooplineConfig, report) -> None:

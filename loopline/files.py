@@ -1,4 +1,5 @@
-"""Durable files: an exclusive lock, all-or-nothing writes that survive a crash, fsynced directories.
+"""Durable files: exclusive locks (waiting, or refusing and naming the holder), all-or-nothing writes that
+survive a crash, fsynced directories.
 
 Shared by the curated store, the dedup index, the dead-letter index and the adapter registry.
 """
@@ -21,6 +22,35 @@ def file_lock(path: Path) -> Iterator[None]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+class LockHeld(BlockingIOError):
+    """Another descriptor holds the lock; `holder` is what it wrote into the lock file ("" if not yet)."""
+
+    def __init__(self, path: Path, holder: str):
+        super().__init__(f"{path} is locked by {holder or 'a process that has not named itself yet'}")
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, holder: str) -> Iterator[None]:
+    """An exclusive flock taken without waiting (LockHeld if it is taken), with `holder` written into the lock
+    file while held, so whoever is refused can say who holds it. Cleared on release; a kill leaves the text,
+    but then nothing holds the lock and the next holder overwrites it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(path, os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
 

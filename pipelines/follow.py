@@ -32,6 +32,7 @@ from loopline import metrics
 from loopline.config import LooplineConfig
 from loopline.logs import one_line
 from loopline.stack.prism import PrismServer
+from loopline.store import CuratedStore, exclusive_writer
 from pipelines.run import loopline_counters, plan, start
 
 log = logging.getLogger("loopline.follow")
@@ -62,6 +63,11 @@ class FollowService:
         self._running = False
 
     def run(self) -> FollowOutcome:
+        """Serve as the dataset's one writer: DatasetBusy at once if another process writes it."""
+        with exclusive_writer(CuratedStore(self.cfg.store_root, self.dataset)):
+            return self._serve()
+
+    def _serve(self) -> FollowOutcome:
         t0 = time.monotonic()
         outcome = FollowOutcome()
         self.stop_file.parent.mkdir(parents=True, exist_ok=True)

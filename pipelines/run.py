@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import LooplineConfig
-from loopline.store import CuratedStore
+from loopline.store import CuratedStore, exclusive_writer
 from pipelines.curate import Curate
 from pipelines.deadletter import PublishDeadLetters
 from pipelines.decode import DecodeEvents
@@ -207,8 +207,10 @@ def loopline_counters(result: PipelineResult) -> dict[str, int]:
 
 
 def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None, curation: beam.PTransform | None = None) -> dict:
-    """Run the pipeline to completion; returns Beam's counters (namespace loopline) and timing."""
+    """Run the pipeline to completion, as the dataset's one writer; returns Beam's counters (namespace
+    loopline) and timing."""
     t0 = time.monotonic()
-    result = start(cfg, run, runner, curation)
-    result.wait_until_finish()
+    with exclusive_writer(CuratedStore(cfg.store_root, run.dataset)):
+        result = start(cfg, run, runner, curation)
+        result.wait_until_finish()
     return {"counters": loopline_counters(result), "seconds": time.monotonic() - t0}

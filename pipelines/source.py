@@ -89,7 +89,10 @@ class _ReadSlice(beam.DoFn):
         self.skipped = Metrics.counter("loopline", "source.already_stored")
 
     def setup(self):
+        from loopline.stack.kafka import BrokerWatch
+
         self._consumers = {}  # a cache only: rebuilt from the restriction when missing
+        self._watch = BrokerWatch(self.bootstrap, self.source.unreachable_timeout_s)
 
     def teardown(self):
         for consumer, _ in self._consumers.values():
@@ -108,7 +111,7 @@ class _ReadSlice(beam.DoFn):
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "fetch.max.bytes": 8 * 1024 * 1024,
-                    "log_level": 3,
+                    **self._watch.settings(),
                 }
             )
         if expected != position:
@@ -141,7 +144,12 @@ class _ReadSlice(beam.DoFn):
         # consume() waits out its timeout unless it fills the batch: in a bounded slice, ask for no
         # more than is left so the last batch returns at once
         wanted = min(self.source.batch_size, tracker.current_restriction().stop - position)
-        for msg in consumer.consume(wanted, timeout=self.source.poll_timeout_s):
+        messages = consumer.consume(wanted, timeout=self.source.poll_timeout_s)
+        if messages:
+            self._watch.reached()
+        else:
+            self._watch.check()
+        for msg in messages:
             if msg.error() is not None:
                 raise RuntimeError(f"Kafka read of {part.topic}/{part.partition} failed: {msg.error()}")
             if not tracker.try_claim(msg.offset()):
@@ -181,17 +189,27 @@ class _ReadBounded(_ReadSlice):
             yield from self._stamped(records)
             if refused:
                 return
-            if next_position == position and self._end_offset(part) <= position:
+            if next_position == position and self._caught_up(part, position):
                 # nothing left to read below `stop` (e.g. trailing transaction markers): claim the rest
                 tracker.try_claim(tracker.current_restriction().stop - 1)
                 return
             position = next_position
 
-    def _end_offset(self, part: PartitionSlice) -> int:
-        from confluent_kafka import TopicPartition
+    def _caught_up(self, part: PartitionSlice, position: int) -> bool:
+        """Whether the partition ends at `position`; False while the broker does not answer (reading goes on
+        until it does or the watch's bound ends the run)."""
+        from confluent_kafka import KafkaException, TopicPartition
 
         consumer, _ = self._consumers[(part.topic, part.partition)]
-        return consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), timeout=10)[1]
+        timeout = min(10.0, self.source.unreachable_timeout_s)
+        try:
+            end = consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), timeout=timeout)[1]
+        except KafkaException as e:
+            self._watch(e.args[0])
+            self._watch.check()
+            return False
+        self._watch.reached()
+        return end <= position
 
 
 class _ReadFollow(_ReadSlice):

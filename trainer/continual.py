@@ -223,7 +223,8 @@ class ContinualTrainer:
                 self.registry.rollback("retrain after a deletion was rejected: " + decision.reason)
         self.registry.set_cursor(cfg.dataset, snap.seq)
         self._plan_path(version).unlink()
-        self._purge_forgotten()
+        shutil.rmtree(work, ignore_errors=True)  # checkpoints only serve a resume of this cycle, which is recorded now
+        self._prune()
         return CycleReport(
             version,
             "promoted" if decision.promote else "rejected",
@@ -250,15 +251,25 @@ class ContinualTrainer:
         the pairs not reached only come back as replay later."""
         return sft.steps * self.cfg.sft.batch_size * self.cfg.sft.gradient_accumulation_steps if available else 0
 
-    def _purge_forgotten(self) -> None:
-        """Delete the weights of adapters that trained on forgotten subjects, unless still serving (then the
-        next cycle retrains and this runs again): a deletion means the bytes are gone, not just unlisted."""
+    def _prune(self) -> None:
+        """Delete adapter weights nobody may serve: those trained on forgotten subjects (unless still serving: the
+        next cycle retrains, then this runs again; a deletion means the bytes are gone, not just unlisted), and,
+        so a service running for weeks does not fill its disk, all but the newest `keep_adapters` retired or
+        rejected ones (rollback only ever returns to versions whose weights exist). Cards stay: they are the history."""
         current = self.registry.current()
-        for card in self.registry.list():
+        serving = current.version if current else None
+        kept = 0
+        for card in reversed(self.registry.list()):
             weights = self.registry.adapter_dir(card.version)
-            if card.holds_forgotten and (current is None or card.version != current.version) and weights.exists():
+            if card.version == serving or not weights.exists():
+                continue
+            if card.holds_forgotten:
                 shutil.rmtree(weights)
                 log.info("deleted the weights of %s: it trained on forgotten subjects", card.version)
+            elif card.status in ("retired", "rejected"):
+                kept += 1
+                if kept > self.cfg.keep_adapters:
+                    shutil.rmtree(weights)
 
     def _plan_path(self, version: str) -> Path:
         return self.registry.adapter_dir(version).parent / "plan.json"

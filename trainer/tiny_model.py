@@ -1,7 +1,7 @@
 """A tiny random Llama with a byte-level BPE tokenizer, built offline in well under a second, and support-style data.
 
-For tests, soaks and benches of the training mechanics (not for users): the model learns nothing useful, but it trains, checkpoints and generates like a
-real one, through the same transformers/peft/trl code paths.
+For tests, soaks and benches of the training mechanics (not for users): the model learns nothing useful, but it
+trains, checkpoints and generates like a real one, through the same transformers/peft/trl code paths.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ logs and pid file live in a project-local directory.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import KafkaConfig
 
+log = logging.getLogger(__name__)
 POM = Path(__file__).with_name("kafka-pom.xml")
 CLUSTER_ID_FILE = "cluster.id"
 
@@ -57,6 +59,42 @@ def topic_config(config: KafkaConfig, topic: str) -> dict[str, str]:
 
 class StackError(RuntimeError):
     """The local stack could not do what was asked; the message says why and what to do."""
+
+
+class BrokerUnreachable(StackError):
+    """The broker stayed unreachable longer than the configured bound."""
+
+
+class BrokerWatch:
+    """A Kafka client's error_cb: librdkafka retries an unreachable broker forever and logs every attempt
+    (thousands of lines a minute); this logs the first failure once and, in check(), ends the wait after
+    `timeout_s`. Pass its settings() to the client, call reached() after a call that got an answer."""
+
+    DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE, KafkaError._TIMED_OUT}
+
+    def __init__(self, bootstrap: str, timeout_s: float):
+        self.bootstrap, self.timeout_s = bootstrap, timeout_s
+        self.down_since: float | None = None
+
+    def settings(self) -> dict:
+        # log_level 2 mutes librdkafka's per-attempt connection errors: they arrive here instead
+        return {"error_cb": self, "log_level": 2, "log.connection.close": False}
+
+    def __call__(self, error: KafkaError) -> None:
+        if error.code() in self.DOWN and self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("Kafka at %s: %s; retrying for up to %g s", self.bootstrap, error.str(), self.timeout_s)
+
+    def reached(self) -> None:
+        self.down_since = None
+
+    def check(self) -> None:
+        """Raise BrokerUnreachable once the broker has been unreachable longer than the bound."""
+        if self.down_since is not None and time.monotonic() - self.down_since > self.timeout_s:
+            raise BrokerUnreachable(
+                f"Kafka at {self.bootstrap} unreachable for {self.timeout_s:g} s "
+                "(pipeline.source.unreachable_timeout_s); start it with `loopline stack up` or fix kafka.host/kafka.port"
+            )
 
 
 def ensure_jars(version: str, cache_dir: Path) -> Path:
@@ -96,9 +134,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+    try:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            return s.connect_ex((host, port)) == 0
+    except socket.gaierror as e:
+        raise StackError(f"Kafka host {host!r} does not resolve ({e.strerror}); fix kafka.host in the config") from None
 
 
 @dataclass

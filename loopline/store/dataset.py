@@ -4,11 +4,13 @@ Layout under root/datasets/<dataset>/:
     dataset.json                                   name, created (ms), free-form meta
     data/kind=K/date=YYYY-MM-DD/hour=HH/seg-*.avro  Avro container segments (deflate)
     manifest/<seq:012d>.json                       one entry per commit (manifest.py)
-    .lock                                          flock serialising writers (threads and processes)
+    .lock                                          flock serialising commits (threads and processes)
+    writer.lock                                    flock of the one pipeline writing the dataset (writer.py)
 
 A commit writes its segments first and then one entry that both lists them and accounts the offsets
-consumed, so a crash leaves only orphan files (ignored, removed by gc()) and a replay of accounted
-offsets is skipped: each input lands exactly once. Pure Python + fastavro, so the trainer can import it.
+consumed, so a crash leaves only leftovers (orphan segments, temp files: ignored by readers, removed by
+gc(), by forget() and when a writer opens the dataset) and a replay of accounted offsets is skipped: each
+input lands exactly once. Pure Python + fastavro, so the trainer can import it.
 """
 
 from __future__ import annotations
@@ -224,6 +226,7 @@ class CuratedStore:
         if not _HASH.fullmatch(subject_hash):
             raise ValueError("forget() takes subject_hash(subject_id), never a raw subject id")
         with self._locked():
+            self._remove_leftovers()  # a crashed commit's files may hold the subject's records too
             view = self._view
             new_offsets = {o for o in offsets if not view.is_accounted(*o)}
             hit = [seg for seg in view.segments.values() if subject_hash in seg["subject_hashes"]]
@@ -243,14 +246,28 @@ class CuratedStore:
                 unlink(self.path / path)
             return removed
 
-    def gc(self) -> int:
+    def leftovers(self) -> list[Path]:
+        """Files of writes that never landed: segments no manifest entry names, and the temp files of the store's
+        own writes (the dedup index clears its own). Readers never see them, but they may hold records."""
         with self._locked():
-            live = set(self._view.segments)
-            junk = list(self.path.rglob("*.tmp"))
-            junk += [p for p in (self.path / "data").rglob("*.avro") if p.relative_to(self.path).as_posix() not in live]
-            for p in junk:
-                p.unlink()
-            return len(junk)
+            return self._leftovers()
+
+    def gc(self) -> int:
+        """Remove the leftovers; returns how many files. Safe beside commits, which write under the same lock."""
+        with self._locked():
+            return self._remove_leftovers()
+
+    def _leftovers(self) -> list[Path]:
+        live = set(self._view.segments)
+        data = self.path / "data"
+        temp = [*self.path.glob(".*.tmp"), *(self.path / "manifest").glob("*.tmp"), *data.rglob("*.tmp")]
+        return temp + [p for p in data.rglob("*.avro") if p.relative_to(self.path).as_posix() not in live]
+
+    def _remove_leftovers(self) -> int:
+        junk = self._leftovers()
+        for p in junk:
+            unlink(p)
+        return len(junk)
 
     # --- internals ---------------------------------------------------------------------------------
 

@@ -16,10 +16,10 @@ import yaml
 from loopline.config import LooplineConfig
 from loopline.store import CuratedStore, Unit
 from tests.samples import SAMPLES
-from trainer.tiny_model import SUPPORT_PAIRS, build_tiny_model, feedback_examples
 from trainer.continual import ContinualTrainer
 from trainer.data import in_golden
 from trainer.registry import AdapterRegistry
+from trainer.tiny_model import SUPPORT_PAIRS, build_tiny_model, feedback_examples
 
 SUBJECT = "ab" * 32  # the subject of every pair with an even number
 
@@ -171,3 +171,18 @@ def test_a_trainer_killed_mid_cycle_resumes_from_its_last_checkpoint_into_the_sa
     assert report.sft["steps"] == 300
     assert registry.get("v0001").lineage["sft"]["resumed_from_step"] == report.sft["resumed_from_step"]
     assert registry.cursor("live") == 1 and not list(registry.root.glob("versions/*/plan.json"))
+
+
+def test_a_long_running_trainer_keeps_only_recent_weights_and_no_checkpoints(tmp_path, tiny_base):
+    c = _config(tmp_path, tiny_base)
+    c.trainer.keep_adapters, c.trainer.eval.domain_ppl_tolerance, c.trainer.kto.enabled = 1, 100.0, False
+    store = CuratedStore(c.store_root, c.trainer.dataset)
+    store.create(meta={})
+    trainer = ContinualTrainer(c, progress=False)
+    for cycle in range(3):
+        _fill(store, range(3 * cycle, 3 * cycle + 3), cycle)
+        assert trainer.run_cycle().outcome == "promoted"
+    registry = AdapterRegistry(c.registry_root)
+    assert [card.status for card in registry.list()] == ["retired", "retired", "promoted"]
+    assert [registry.adapter_dir(v).exists() for v in ("v0001", "v0002", "v0003")] == [False, True, True]
+    assert not list(registry.root.glob("versions/*/work"))

@@ -6,7 +6,7 @@ import threading
 
 from loopline.run_progress import accounted_total, watch_accounted
 from loopline.store import CuratedStore
-from tests.test_store import TOPIC, unit
+from tests.loopline.store.test_store import TOPIC, unit
 
 
 def test_accounted_total_counts_stored_and_dead_lettered_offsets(tmp_path):

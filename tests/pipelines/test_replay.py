@@ -8,7 +8,7 @@ from loopline.config import LooplineConfig
 from loopline.store import CuratedStore, subject_hash
 from pipelines import run
 from pipelines.replay import check_replay_target, create_replay
-from tests.test_store import TOPIC, unit
+from tests.loopline.store.test_store import TOPIC, unit
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ EVENTS = 2000
 # names, whose bound is the measured rate (2 of 436 distinct names, seed 5) plus a small margin; a first
 # name alone can be an ordinary word elsewhere. Simulator text: real-text recall is issue 9's business.
 LEAK_ALLOWED = {"PERSON": 0.01}
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Traffic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loopline.store import CuratedStore, SegmentError, subject_hash
-from tests.test_store import TOPIC, unit
+from tests.loopline.store.test_store import TOPIC, unit
 
 
 @pytest.fixture

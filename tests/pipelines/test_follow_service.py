@@ -26,7 +26,7 @@ from loopline.stack.kafka import KafkaBroker, free_port
 from loopline.store import CuratedStore
 from tests.conftest import end_offsets, running_broker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
