@@ -8,7 +8,7 @@ timestamps go backwards by no more than the configured skew (see pipelines/sourc
 window closes before its events are in; the rest are dead-lettered as too_late.
 
 A session ends after its kind's gap of event-time silence, or at once at an explicit end (a
-ticket resolved or closed, a chat message marked `ends_conversation`): its records then commit as
+ticket resolved or closed, a chat message marked `ends_conversation`, any feedback event): its records then commit as
 soon as the watermark passes that event instead of waiting out the gap.
 """
 
@@ -22,6 +22,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Timestamp
 
+from loopline import catalog
 from loopline.config import WindowConfig
 from loopline.metrics import OPEN_THREADS
 from pipelines.guard import DEAD, Guarded, dead_letter
@@ -48,7 +49,12 @@ class _Admit(Guarded):
 
 
 def ends_thread(event: Event) -> bool:
-    """An explicit end: nothing more is expected in this session (a later message starts a new one)."""
+    """An explicit end: nothing more is expected in this session (a later message starts a new one).
+
+    An event outside any conversation (feedback) is complete on its own: it commits as soon as the watermark
+    passes it, so a thumbs-down reaches the trainer in seconds rather than after a session gap."""
+    if not catalog.by_kind(event.kind).conversation:
+        return True
     if event.kind == "ticket":
         return event.record["event_type"] in ("resolved", "closed")
     return event.kind == "chat" and bool(event.record.get("ends_conversation"))

@@ -9,17 +9,15 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from loopline import config as cfg
-from loopline.cli_errors import fail as _fail
+from loopline.cli.common import ConfigOpt, console
+from loopline.cli.errors import fail as _fail
 
-console = Console()
 adapters_app = typer.Typer(
     help="The adapter registry: versions, status, metrics, lineage; promote and roll back.", no_args_is_help=True
 )
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
 
 
 def train(

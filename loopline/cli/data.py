@@ -1,160 +1,20 @@
-"""`loopline` — the one entry point: local stack, traffic simulator, (later) pipelines and trainer."""
+"""`loopline simulate`, `run`, `replay` and `datasets list|gc`: traffic into Kafka, Kafka into the curated store."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from loopline import catalog
 from loopline import config as cfg
-from loopline.cli_errors import UserErrorsAsOneLine
-from loopline.cli_errors import fail as _fail
-from loopline.cli_train import adapters_app, run_training, train
-from loopline.logs import OneLineFormatter
-from loopline.stack.kafka import KafkaBroker
-from pipelines.jsonlines import MAX_LINE_BYTES
-
-app = typer.Typer(
-    cls=UserErrorsAsOneLine,
-    help="Loopline: live enterprise communications -> clean training data -> a fine-tuned LLM.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
-stack_app = typer.Typer(help="The local stack: a real Kafka broker (KRaft) and the Prism runner.", no_args_is_help=True)
-app.add_typer(stack_app, name="stack")
-console = Console()
-
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $LOOPLINE_CONFIG or built-in defaults).")
+from loopline.cli.common import ConfigOpt, _load, broker_for, console
+from loopline.cli.errors import fail as _fail
 
 
-def _load(config_path: Path | None) -> cfg.LooplineConfig:
-    return cfg.load(config_path)
-
-
-def broker_for(c: cfg.LooplineConfig) -> KafkaBroker:
-    return KafkaBroker(c.kafka, c.home / "kafka", c.cache_dir)
-
-
-@app.callback()
-def _main(
-    ctx: typer.Context,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error, not its one line."),
-) -> None:
-    ctx.meta["loopline.debug"] = debug
-    handler = logging.StreamHandler()
-    handler.setFormatter(OneLineFormatter())
-    # Beam's import warns that Google's optional BigQuery client is missing: nothing here uses it
-    handler.addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
-    logging.getLogger("loopline").setLevel(logging.DEBUG if verbose else logging.INFO)
-
-
-@app.command()
-def setup(config_path: Path | None = ConfigOpt) -> None:
-    """Fetch and build what the stack needs, once: Kafka jars (Maven Central) and Prism (go install)."""
-    from loopline.stack.kafka import ensure_jars
-    from loopline.stack.prism import ensure_prism
-
-    c = _load(config_path)
-    with console.status(f"resolving Kafka {c.kafka.version} jars from Maven Central"):
-        libs = ensure_jars(c.kafka.version, c.cache_dir)
-    console.print(f"Kafka {c.kafka.version}: {libs}")
-    with console.status(f"building Prism v{c.prism.beam_version} with go install"):
-        prism = ensure_prism(c.prism, c.cache_dir)
-    console.print(f"Prism: {prism}")
-
-
-@stack_app.command("up")
-def stack_up(
-    config_path: Path | None = ConfigOpt,
-    partitions: int | None = typer.Option(None, help="Partitions per topic (default: kafka.partitions)."),
-) -> None:
-    """Start Kafka on loopback, create the topics, make sure Prism is built."""
-    from loopline.stack.prism import ensure_prism
-
-    c = _load(config_path)
-    broker = broker_for(c)
-    with console.status(f"starting Kafka {c.kafka.version} on {c.kafka.bootstrap} (data in {broker.dir})"):
-        broker.start()
-        created = broker.create_topics(partitions=partitions)
-    if created:
-        console.print(f"created topics: {', '.join(created)}")
-    with console.status("checking Prism"):
-        ensure_prism(c.prism, c.cache_dir)
-    _print_status(c, broker)
-
-
-@stack_app.command("down")
-def stack_down(config_path: Path | None = ConfigOpt) -> None:
-    """Stop the broker (controlled shutdown); its data stays for the next `stack up`."""
-    c = _load(config_path)
-    stopped = broker_for(c).stop()
-    console.print("Kafka stopped." if stopped else "Kafka was not running.")
-
-
-@stack_app.command("status")
-def stack_status(
-    config_path: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
-) -> None:
-    """Broker process, reachability, topics with partition and message counts."""
-    c = _load(config_path)
-    broker = broker_for(c)
-    if as_json:
-        st = broker.status()
-        print(
-            json.dumps(
-                {
-                    "running": st.running,
-                    "pid": st.pid,
-                    "reachable": st.reachable,
-                    "bootstrap": c.kafka.bootstrap,
-                    "topics": {t: {"partitions": n, "messages": broker.message_count(t)} for t, n in st.topics.items()},
-                }
-            )
-        )
-        return
-    _print_status(c, broker)
-
-
-@stack_app.command("check")
-def stack_check(config_path: Path | None = ConfigOpt) -> None:
-    """Run a tiny streaming pipeline on Prism and check windowed output appears before its source ends."""
-    from loopline.stack.prism import pipeline_args
-    from loopline.stack.runner_check import check_streaming
-
-    c = _load(config_path)
-    args = pipeline_args(c.prism, c.cache_dir)
-    result = check_streaming(args, c.home / "checks" / "prism")
-    if not result.output_seen_before_source_end:
-        _fail(f"Prism did not emit windowed output before its source ended ({len(result.windows)} windows at the end)")
-    console.print(f"Prism streams: {len(result.windows)} windows emitted while the source ran ({result.seconds:.1f}s).")
-
-
-def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
-    st = broker.status()
-    if not st.running:
-        hint = "start it with `loopline stack up`"
-        console.print(f"Kafka: [yellow]not running[/] (data dir {broker.dir}); {hint}.", soft_wrap=True)
-        return
-    console.print(
-        f"Kafka {c.kafka.version}: pid {st.pid}, {c.kafka.bootstrap}, "
-        + ("[green]reachable[/]" if st.reachable else "[red]not reachable[/]")
-    )
-    table = Table("topic", "partitions", "messages")
-    for topic in sorted(st.topics):
-        table.add_row(topic, str(st.topics[topic]), str(broker.message_count(topic)))
-    console.print(table)
-
-
-@app.command()
 def simulate(
     config_path: Path | None = ConfigOpt,
     rate: float | None = typer.Option(None, help="Events per second (default: simulate.rate)."),
@@ -287,7 +147,6 @@ def _follow(c: cfg.LooplineConfig, *, dataset: str, runner: str | None) -> dict:
     return rep
 
 
-@app.command()
 def run(
     config_path: Path | None = ConfigOpt,
     until_now: bool = typer.Option(
@@ -318,7 +177,6 @@ def run(
         _run_pipeline(c, dataset=dataset or c.pipeline.store.dataset, runner=runner)
 
 
-@app.command()
 def replay(
     config_path: Path | None = ConfigOpt,
     dataset_version: str = typer.Option(..., "--dataset-version", help="New dataset to build; the live one is untouched."),
@@ -346,11 +204,7 @@ def replay(
     _run_pipeline(c, dataset=dataset_version, runner=runner)
 
 
-app.command()(train)
-app.add_typer(adapters_app, name="adapters")
-
 datasets_app = typer.Typer(help="Curated datasets (versions) in the store.", no_args_is_help=True)
-app.add_typer(datasets_app, name="datasets")
 
 
 @datasets_app.command("list")
@@ -391,74 +245,3 @@ def datasets_gc(
             _fail(f"dataset {name!r} does not exist under {c.store_root}; see `loopline datasets list`")
         with exclusive_writer(store) as removed:
             console.print(f"{name}: removed {removed}")
-
-
-MaxLineOpt = typer.Option(MAX_LINE_BYTES, "--max-line-bytes", min=1, help="Longer input lines get an `oversized` error line.")
-
-
-@app.command()
-def clean(
-    config_path: Path | None = ConfigOpt,
-    kind: str = typer.Option(..., "--kind", help=" | ".join(catalog.conversation_kinds())),
-    max_line_bytes: int = MaxLineOpt,
-) -> None:
-    """JSON-lines filter: {"id","text"} or {"id","html"} -> {"id","text"} cleaned as the pipeline cleans."""
-    from pipelines.clean import filter_lines
-
-    if kind not in catalog.conversation_kinds():
-        _fail(f"--kind must be one of {', '.join(catalog.conversation_kinds())}")
-    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.clean, kind, max_line_bytes)
-
-
-@app.command()
-def scrub(config_path: Path | None = ConfigOpt, max_line_bytes: int = MaxLineOpt) -> None:
-    """JSON-lines filter: {"id","text"} -> {"id","text","entities":[{"type","start","end","score"}]} (PII masked)."""
-    from pipelines.scrub import filter_lines
-
-    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.scrub, max_line_bytes)
-
-
-@app.command()
-def dedup(
-    config_path: Path | None = ConfigOpt,
-    index: Path | None = typer.Option(None, help="Persistent index directory (default: a temporary one)."),
-    max_line_bytes: int = MaxLineOpt,
-) -> None:
-    """JSON-lines filter: {"id","text"} -> {"id","duplicate_of"}; the first occurrence wins."""
-    from pipelines.dedup import filter_lines
-
-    filter_lines(sys.stdin.buffer, sys.stdout.buffer, _load(config_path).pipeline.dedup, index, max_line_bytes)
-
-
-@app.command()
-def demo(
-    config_path: Path | None = ConfigOpt,
-    rate: float = typer.Option(1000.0, help="Simulated events per second."),
-    duration: float = typer.Option(10.0, help="Seconds of simulated traffic."),
-    seed: int = typer.Option(7),
-) -> None:
-    """The main job end to end on the embedded default: stack up, simulate, curate, summarize."""
-    c = _load(config_path)
-    stack_up(config_path, None)
-    stack_check(config_path)
-    simulate(config_path, rate, duration, seed, None, None)
-    console.rule("curate (bounded run up to now)")
-    _run_pipeline(c, dataset=c.pipeline.store.dataset, runner=None)
-    console.rule("summary")
-    _print_status(c, broker_for(c))
-    datasets_list(config_path, False)
-    console.rule("train (one cycle on the curated pairs)")
-    if c.trainer.device == "cpu" or not _cuda_available():
-        c.trainer = c.trainer.short_cycle()
-    run_training(c)
-    console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-if __name__ == "__main__":
-    app()
