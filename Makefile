@@ -18,3 +18,4 @@ bench: setup
 	.venv/bin/python bench/clean_throughput.py
 	.venv/bin/python bench/scrub_throughput.py
 	.venv/bin/python bench/dedup_throughput.py
+	.venv/bin/python bench/train_throughput.py

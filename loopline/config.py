@@ -606,6 +606,12 @@ class TrainerEvalConfig(Section):
         0.0, ge=0, description="Promote only if golden perplexity <= current adapter's x (1 + this)."
     )
     general_ppl_tolerance: float = Field(0.10, ge=0, description="...and general-text perplexity <= base model's x (1 + this).")
+    answer_match_tolerance: float = Field(
+        0.01,
+        ge=0,
+        description="...and answer match (nats/token by which a golden prompt's own answer beats another "
+        "pair's) >= the reference's - this.",
+    )
     general_text: Path | None = Field(
         None, description='JSON lines {"text": ...} of general text; default: the set shipped in trainer/.'
     )

@@ -28,6 +28,9 @@ class EvalMetrics:
     domain_ppl: float | None  # None: no golden pairs
     general_ppl: float | None  # None: no general texts
     rouge_l: float | None  # mean ROUGE-L F1; None: nothing answered (rouge_samples 0 or no golden pairs)
+    # nats per answer token by which a golden prompt's own answer is likelier than the next golden pair's answer:
+    # fluent answers in the domain's style lower perplexity even when they answer the wrong question; this does not
+    answer_match: float | None
     n_golden: int
     n_general: int
 
@@ -72,6 +75,12 @@ def evaluate(
         domain = [completion_tokens(tokenizer, pair_messages(p), cfg.max_length) for p in golden]
         general = [tokenizer(t, truncation=True, max_length=cfg.max_length)["input_ids"] for t in general_texts]
         domain_ppl = perplexity(model, tokenizer, domain, cfg.batch_size, device, "golden perplexity", progress)
+        answer_match = None
+        if len(golden) > 1:
+            swapped = [{**p, "output": golden[(i + 1) % len(golden)]["output"]} for i, p in enumerate(golden)]
+            swapped_seqs = [completion_tokens(tokenizer, pair_messages(p), cfg.max_length) for p in swapped]
+            swapped_ppl = perplexity(model, tokenizer, swapped_seqs, cfg.batch_size, device, "swapped answers", progress)
+            answer_match = math.log(swapped_ppl) - math.log(domain_ppl)
         general_ppl = perplexity(
             model, tokenizer, [(ids, ids) for ids in general], cfg.batch_size, device, "general perplexity", progress
         )
@@ -79,7 +88,12 @@ def evaluate(
     finally:
         model.train(was_training)
     return EvalMetrics(
-        domain_ppl=domain_ppl, general_ppl=general_ppl, rouge_l=rouge_l, n_golden=len(golden), n_general=len(general_texts)
+        domain_ppl=domain_ppl,
+        general_ppl=general_ppl,
+        rouge_l=rouge_l,
+        answer_match=answer_match,
+        n_golden=len(golden),
+        n_general=len(general_texts),
     )
 
 

@@ -64,12 +64,13 @@ def print_cycle(c: cfg.LooplineConfig, report) -> None:
         console.print(f"no training cycle: {report.reason}")
         return
     table = Table(title=f"cycle {report.version}: {report.outcome}")
-    for col in ("model", "golden perplexity", "general perplexity", "ROUGE-L"):
+    for col in ("model", "golden perplexity", "general perplexity", "answer match", "ROUGE-L"):
         table.add_column(col, justify="right")
     for who in ("base", "current", "candidate"):
         if who in report.metrics:
             m = report.metrics[who]
-            table.add_row(who, f"{m['domain_ppl']:.3f}", f"{m['general_ppl']:.3f}", f"{m['rouge_l']:.3f}")
+            match = "-" if m.get("answer_match") is None else f"{m['answer_match']:.3f}"
+            table.add_row(who, f"{m['domain_ppl']:.3f}", f"{m['general_ppl']:.3f}", match, f"{m['rouge_l']:.3f}")
     console.print(table)
     reads = ", ".join(f"{r['kind']} {r['dataset']}@{r['since']}..{r['seq']}" for r in report.reads)
     console.print(

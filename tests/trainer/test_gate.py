@@ -71,3 +71,15 @@ def test_both_failures_are_named():
 def test_nan_or_infinite_perplexity_is_rejected(candidate):
     decision = decide(BASE, CURRENT, candidate, STRICT)
     assert not decision.promote and (" nan > " in decision.reason or " inf > " in decision.reason)
+
+
+def test_a_candidate_that_lost_the_match_between_prompts_and_answers_is_rejected_despite_lower_perplexity():
+    cfg = TrainerEvalConfig()
+    base = {"domain_ppl": 23.1, "general_ppl": 42.5, "answer_match": 0.30}
+    current = {"domain_ppl": 14.4, "general_ppl": 41.4, "answer_match": 0.55}
+    shuffled = {"domain_ppl": 10.8, "general_ppl": 40.9, "answer_match": 0.41}
+    decision = decide(base, current, shuffled, cfg)
+    assert not decision.promote
+    assert decision.reason == "answer match 0.410 < current 0.550 - 0.01"
+    better = {**shuffled, "answer_match": 0.57}
+    assert decide(base, current, better, cfg).promote
