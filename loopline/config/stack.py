@@ -1,0 +1,71 @@
+"""Sections of the local stack: the Kafka broker, the Prism runner, the event simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from loopline import catalog
+from loopline.config.base import Host, Port, Section
+
+
+class KafkaConfig(Section):
+    version: str = Field("4.3.1", min_length=1)
+    host: Host = "127.0.0.1"
+    port: Port = 9092
+    controller_port: Port = 9093
+    partitions: int = Field(3, ge=1, description="Partitions per topic when the stack creates them.")
+    topics: list[str] = Field(default_factory=lambda: [*catalog.topics(), catalog.DEADLETTER_TOPIC])
+    max_message_bytes: int = Field(
+        2_000_000,
+        ge=1024,
+        description="Broker/topic limit; larger than the pipeline's own oversize limit so oversized events reach the "
+        "dead-letter path.",
+    )
+    heap: str = Field("512m", pattern=r"^[1-9][0-9]*[kKmMgG]?$", description="JVM heap of the local broker (-Xmx/-Xms).")
+    start_timeout_s: float = Field(90.0, gt=0)
+    raw_retention_ms: int = Field(
+        -1,
+        ge=-1,
+        description="retention.ms of the raw event topics: -1 keeps raw text forever "
+        "(the replayable system of record); a deployment that must erase raw text sets a bound, "
+        "which limits what a replay can rebuild to that horizon.",
+    )
+    deadletter_segment_ms: int = Field(
+        1000,
+        ge=1,
+        description="segment.ms of the compacted dead-letter topic: after a "
+        "deletion's tombstones the segment is rolled so the cleaner can remove the erased letters.",
+    )
+    deadletter_max_compaction_lag_ms: int = Field(
+        60_000,
+        ge=0,
+        description="max.compaction.lag.ms of the dead-letter topic: the longest an erased letter stays in a closed segment.",
+    )
+    cleaner_backoff_ms: int = Field(
+        1000,
+        ge=100,
+        description="Broker log.cleaner.backoff.ms: how often the log cleaner looks for work (dead-letter erasure latency).",
+    )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class PrismConfig(Section):
+    beam_version: str = "2.77.0"
+    location: Path | None = Field(
+        None, description="A prebuilt Prism binary; when unset the stack builds one with `go install` into the cache."
+    )
+
+
+class SimulateConfig(Section):
+    rate: float = Field(1000.0, gt=0, description="Events per second of wall time.")
+    duration: float = Field(10.0, gt=0, description="Seconds; rate*duration events are sent.")
+    seed: int = 7
+    start: str = Field("2026-11-02T09:00:00Z", description="Event time of the first event (ISO 8601, or 'now').")
+    ground_truth: Path | None = Field(
+        None, description="Where the ground-truth JSONL goes; default <home>/simulate/truth-<seed>.jsonl."
+    )
