@@ -20,7 +20,7 @@ from trl import KTOConfig, KTOTrainer
 from loopline.config import TrainerKTOConfig, TrainerModelConfig
 from trainer.chat import prompt_completion
 from trainer.model import keep_adapter_fp32
-from trainer.sft import on_gpu_by_default
+from trainer.sft import device_args, on_gpu_by_default
 
 REF_ADAPTER = "ref"  # the name trl 1.16 gives the frozen copy of a PEFT model's adapter
 
@@ -96,14 +96,9 @@ def run_kto(
         undesirable_weight=max(1.0, desirable / undesirable),
         max_length=model_cfg.max_length,
         save_strategy="no",
-        logging_steps=1,
-        report_to="none",
         seed=cfg.seed,
         activation_checkpointing=on_gpu_by_default(None, device),
-        bf16=device == "cuda",
-        use_cpu=device == "cpu",
-        disable_tqdm=not progress,
-        dataloader_pin_memory=device == "cuda",
+        **device_args(device, progress),
     )
     ref_model = None if isinstance(model, PeftModel) else copy.deepcopy(model).eval().requires_grad_(False)
     trainer = KTOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset, processing_class=tokenizer)

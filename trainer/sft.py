@@ -57,6 +57,18 @@ def on_gpu_by_default(setting: bool | None, device: str) -> bool:
     return device == "cuda" if setting is None else setting
 
 
+def device_args(device: str, progress: bool) -> dict:
+    """The training arguments that follow from the device, shared by the SFT and KTO steps."""
+    return {
+        "logging_steps": 1,
+        "report_to": "none",
+        "bf16": device == "cuda",
+        "use_cpu": device == "cpu",
+        "disable_tqdm": not progress,
+        "dataloader_pin_memory": device == "cuda",
+    }
+
+
 def build_sft_trainer(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -80,17 +92,12 @@ def build_sft_trainer(
         save_strategy="steps",
         save_steps=cfg.checkpoint_every,
         save_total_limit=2,
-        logging_steps=1,
-        report_to="none",
         seed=cfg.seed,
         data_seed=cfg.seed,
         max_length=model_cfg.max_length,
         packing=on_gpu_by_default(cfg.packing, device),
         activation_checkpointing=on_gpu_by_default(cfg.gradient_checkpointing, device),
-        bf16=device == "cuda",
-        use_cpu=device == "cpu",
-        disable_tqdm=not progress,
-        dataloader_pin_memory=device == "cuda",
+        **device_args(device, progress),
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     if device == "cpu":

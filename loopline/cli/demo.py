@@ -29,13 +29,9 @@ def demo(
     _print_status(c, broker_for(c))
     datasets_list(config_path, False)
     console.rule("train (one cycle on the curated pairs)")
-    if c.trainer.device == "cpu" or not _cuda_available():
+    from trainer.model import pick_device
+
+    if pick_device(c.trainer.device) == "cpu":
         c.trainer = c.trainer.short_cycle()
     run_training(c)
     console.print("The stack is still running: `loopline stack status`, `loopline stack down`.")
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
