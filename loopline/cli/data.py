@@ -245,3 +245,29 @@ def datasets_gc(
             _fail(f"dataset {name!r} does not exist under {c.store_root}; see `loopline datasets list`")
         with exclusive_writer(store) as removed:
             console.print(f"{name}: removed {removed}")
+
+
+@datasets_app.command("verify")
+def datasets_verify(
+    config_path: Path | None = ConfigOpt,
+    dataset: str | None = typer.Option(None, help="Only this dataset (default: every dataset)."),
+) -> None:
+    """Read every live segment against its manifest checksum; exit 1 naming each one a reader would fail on."""
+    from loopline.store import CuratedStore
+
+    c = _load(config_path)
+    infos = {info["name"]: info for info in CuratedStore.list_datasets(c.store_root)}
+    names = [dataset] if dataset else list(infos)
+    bad = 0
+    for name in names:
+        store = CuratedStore(c.store_root, name)
+        if not store.exists():
+            _fail(f"dataset {name!r} does not exist under {c.store_root}; see `loopline datasets list`")
+        problems = store.verify()
+        for line in problems:
+            console.print(line, soft_wrap=True)
+        total = infos[name]["segments"]
+        console.print(f"{name}: {len(problems)} of {total} segments bad" if problems else f"{name}: all {total} segments sound")
+        bad += len(problems)
+    if bad:
+        raise typer.Exit(1)

@@ -184,6 +184,26 @@ class CuratedStore:
                 path = successor[path]
             return [path] if path else []
 
+    def segment(self, path: str) -> dict:
+        """The manifest's description of a live segment (FileNotFoundError: not live any more)."""
+        seg = self._fresh().segments.get(path)
+        if seg is None:
+            raise FileNotFoundError(f"segment {path} of dataset {self.dataset!r} is not live")
+        return seg
+
+    def verify(self) -> list[str]:
+        """One line per live segment that is missing, fails its checksum or does not decode: what a reader would hit."""
+        problems = []
+        for path, seg in sorted(self._fresh().segments.items()):
+            try:
+                for _ in segments.read(self.path / path, f"{self.dataset}/{path}", seg.get("sha256")):
+                    pass
+            except FileNotFoundError:
+                problems.append(f"segment {self.dataset}/{path} is missing; {segments.FIX}")
+            except segments.SegmentError as e:
+                problems.append(str(e))
+        return problems
+
     # --- offsets -----------------------------------------------------------------------------------
 
     def accounted(self) -> dict[tuple[str, int], list[tuple[int, int]]]:
@@ -235,7 +255,7 @@ class CuratedStore:
             seq = view.seq + 1
             added, removed = [], 0
             for seg in hit:
-                records = list(segments.read(self.path / seg["path"], seg["path"]))
+                records = list(segments.read(self.path / seg["path"], seg["path"], seg.get("sha256")))
                 keep = [r for r in records if subject_hash not in r.get("subject_hashes", ())]
                 removed += len(records) - len(keep)
                 if keep:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +57,10 @@ def write(root: Path, seq: int, rel_dir: Path, kind: str, records: list[dict], r
     rel = rel_dir / f"seg-{seq:012d}-{uuid.uuid4().hex[:12]}.avro"
     path = root / rel
     makedirs(path.parent)
-    atomic_write(path, lambda f: fastavro.writer(f, schemas.parsed(kind), records, codec="deflate"))
+    buf = io.BytesIO()
+    fastavro.writer(buf, schemas.parsed(kind), records, codec="deflate")
+    data = buf.getvalue()
+    atomic_write(path, lambda f: f.write(data))
     times = [event_ms(kind, r) for r in records]
     segment = {
         "path": rel.as_posix(),
@@ -65,23 +70,27 @@ def write(root: Path, seq: int, rel_dir: Path, kind: str, records: list[dict], r
         "subject_hashes": sorted({h for r in records for h in r.get("subject_hashes", ())}),
         "min_time": min(times),
         "max_time": max(times),
+        "sha256": hashlib.sha256(data).hexdigest(),  # deflate blocks carry no checksum: a flipped bit could decode
     }
     if rewrites:
         segment["rewrites"] = rewrites
     return segment
 
 
-def read(path: Path, name: str) -> Iterator[dict]:
-    """Records of one segment file; FileNotFoundError passes through (a concurrent forget() rewrote it)."""
-    with open(path, "rb") as f:
-        try:
-            for record in fastavro.reader(f):
-                yield to_millis(record)
-        except (ValueError, EOFError, OSError, IndexError, KeyError, StopIteration) as e:
-            raise SegmentError(
-                f"segment {name} is unreadable ({type(e).__name__}); it is named by the manifest, "
-                "so restore it from a backup or rebuild the dataset with `loopline replay`"
-            ) from None
+def read(path: Path, name: str, sha256: str | None = None) -> Iterator[dict]:
+    """Records of one segment file, checked against the manifest's checksum when it has one (segments written
+    before checksums were recorded have none); FileNotFoundError passes through (a concurrent forget() rewrote it)."""
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise SegmentError(f"segment {name} does not match its manifest checksum; {FIX}")
+    try:
+        records = [to_millis(record) for record in fastavro.reader(io.BytesIO(data))]
+    except (ValueError, EOFError, OSError, IndexError, KeyError, StopIteration) as e:
+        raise SegmentError(f"segment {name} is unreadable ({type(e).__name__}); {FIX}") from None
+    yield from records
+
+
+FIX = "it is named by the manifest, so restore it from a backup or rebuild the dataset with `loopline replay`"
 
 
 def to_millis(value: Any) -> Any:

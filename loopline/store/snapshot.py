@@ -52,7 +52,8 @@ class Snapshot:
         while pending:
             path = pending.popleft()
             try:
-                records = list(segments.read(self._store.path / path, f"{self.dataset}/{path}"))
+                seg = self._view.segments.get(path) or self._store.segment(path)
+                records = list(segments.read(self._store.path / path, f"{self.dataset}/{path}", seg.get("sha256")))
             except FileNotFoundError:  # rewritten (or emptied) by a deletion after this snapshot: read what replaced it
                 pending.extendleft(self._store.replacement(path))
                 forgotten = self.forgotten

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from loopline.store import CuratedStore, SegmentError, subject_hash
@@ -62,12 +64,36 @@ def test_orphan_segments_on_disk_are_never_read(store):
     assert pair_ids(store.snapshot().read("CuratedPair")) == ["p-0"]
 
 
-def test_an_unreadable_segment_is_a_clear_error_naming_it(store):
+@pytest.mark.parametrize("damage", ["truncate", "flip_one_byte"])
+def test_a_damaged_segment_is_a_clear_error_naming_it(store, damage):
+    """A flipped byte inside a deflate block can still decode, to other text: the manifest's checksum catches it."""
     store.commit([unit(0)])
+    live = next((store.path / "data" / "kind=CuratedPair").rglob("*.avro"))
+    data = bytearray(live.read_bytes())
+    if damage == "truncate":
+        data = data[:40]
+    else:
+        data[len(data) // 2] ^= 0x01
+    live.write_bytes(bytes(data))
+    with pytest.raises(SegmentError, match=r"segment live/data/kind=CuratedPair/.*\.avro does not match its manifest checksum"):
+        list(store.snapshot().read("CuratedPair"))
+    [problem] = store.verify()
+    assert "kind=CuratedPair" in problem and "loopline replay" in problem
+
+
+def test_a_segment_without_a_checksum_is_still_decoded_and_checked(store):
+    """Manifests written before checksums: a truncated segment is still refused by the decoder, naming it."""
+    store.commit([unit(0)])
+    entry = next((store.path / "manifest").glob("*.json"))
+    doc = json.loads(entry.read_text())
+    for seg in doc["segments"]:
+        del seg["sha256"]
+    entry.write_text(json.dumps(doc))
+    assert [r["pair_id"] for r in CuratedStore(store.root).read("CuratedPair")]
     live = next((store.path / "data" / "kind=CuratedPair").rglob("*.avro"))
     live.write_bytes(live.read_bytes()[:40])
     with pytest.raises(SegmentError, match=r"segment live/data/kind=CuratedPair/.*\.avro is unreadable"):
-        list(store.snapshot().read("CuratedPair"))
+        list(CuratedStore(store.root).read("CuratedPair"))
 
 
 def test_snapshot_of_a_seq_that_does_not_exist_is_refused(store):
