@@ -14,9 +14,11 @@ import hashlib
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from loopline.config import PairsConfig
 from loopline.store import Unit, subject_hash
 from pipelines.guard import DEAD, ThreadStage
 from pipelines.model import Event, HistoryMessage, Pair, Thread, curated_text, lineage, record_id
+from pipelines.pairs import PairExtractor
 from pipelines.subjects import thread_subjects
 
 
@@ -92,7 +94,7 @@ def _pair(pair: Pair, thread: Thread, subjects: list[str], version: str) -> dict
     }
 
 
-def _feedback_example(event: Event, thread: Thread, version: str) -> dict:
+def _feedback_example(event: Event, thread: Thread, version: str, task: str) -> dict:
     r = event.record
     return {
         "example_id": record_id([event]),
@@ -105,22 +107,31 @@ def _feedback_example(event: Event, thread: Thread, version: str) -> dict:
         "lineage": lineage([event]),
         "created_at": thread.end_ms,
         "pipeline_version": version,
+        "task": task,
     }
 
 
 class _ToUnit(ThreadStage):
     stage = "records"
 
-    def __init__(self, version: str):
-        self.version = version
+    def __init__(self, version: str, pairs: PairsConfig | None = None):
+        self.version, self.pairs = version, pairs or PairsConfig()
         self.units = Metrics.counter("loopline", "records.units")
+        self._extractor: PairExtractor | None = None
+
+    def task(self, prompt: str) -> str:
+        """Feedback gets the task its prompt would get as a pair (same classifier, same keywords)."""
+        if self._extractor is None:
+            self._extractor = PairExtractor(self.pairs)
+        return self._extractor.task(prompt)
 
     def handle(self, thread: Thread):
         records: dict[str, list[dict]] = {}
         subjects = thread_subjects(thread)
         for event in thread.events:
             if event.kind == "feedback":
-                records.setdefault("FeedbackExample", []).append(_feedback_example(event, thread, self.version))
+                example = _feedback_example(event, thread, self.version, self.task(event.record["prompt"]))
+                records.setdefault("FeedbackExample", []).append(example)
             elif event.duplicate_of is None and curated_text(event).strip():
                 records.setdefault("CuratedDocument", []).append(_document(event, thread, subjects, self.version))
         for pair in thread.pairs:
@@ -137,9 +148,9 @@ class _ToUnit(ThreadStage):
 class ThreadsToRecords(beam.PTransform):
     """Threads -> Units (main) and dead letters (tag DEAD) for threads that fail to convert."""
 
-    def __init__(self, version: str):
+    def __init__(self, version: str, pairs: PairsConfig | None = None):
         super().__init__()
-        self.version = version
+        self.version, self.pairs = version, pairs or PairsConfig()  # pairs: the task keywords (pipeline.pairs)
 
     def expand(self, threads):
-        return threads | "ToUnit" >> beam.ParDo(_ToUnit(self.version)).with_outputs(DEAD, main="units")
+        return threads | "ToUnit" >> beam.ParDo(_ToUnit(self.version, self.pairs)).with_outputs(DEAD, main="units")

@@ -125,7 +125,7 @@ def build(p: beam.Pipeline, cfg: LooplineConfig, run: RunPlan, curation: beam.PT
         curation or Curate(pc, str(dedup_dir(cfg, run.dataset)), str(CuratedStore(root, run.dataset).path))
     )
     threads, curation_dead = (curated["threads"], curated[DEAD]) if isinstance(curated, dict) else (curated, ())
-    units = threads | "Records" >> ThreadsToRecords(pc.version)
+    units = threads | "Records" >> ThreadsToRecords(pc.version, pc.pairs)
     units.units | "WriteStore" >> WriteToStore(cfg.kafka.bootstrap, root, run.dataset)
     (
         (decoded[DEAD], windowed[DEAD], *curation_dead, units[DEAD])

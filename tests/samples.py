@@ -88,6 +88,7 @@ SAMPLES = {
         "lineage": LINEAGE[:1],
         "created_at": 1_793_000_700_000,
         "pipeline_version": "0.1.0",
+        "task": "account",
     },
     "DeadLetter": {
         "raw": b'{"broken',

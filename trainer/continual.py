@@ -124,7 +124,14 @@ class ContinualTrainer:
     def _train(self, plan: dict) -> CycleReport:
         cfg, version = self.cfg, plan["version"]
         snap = self.store.snapshot(plan["seq"])
-        selected = training_data.select_cycle(snap, plan["cursor"], cfg.data, full_rebuild=plan["rebuild"])
+        features = None
+        if self.config.features.enabled:  # Feast features steer caps and replay (features/store.py)
+            from features.store import TrainingFeatures
+
+            features = TrainingFeatures(self.config)
+        selected = training_data.select_cycle(snap, plan["cursor"], cfg.data, full_rebuild=plan["rebuild"], features=features)
+        if selected.steering.get("verdicts"):
+            log.info("feedback features at the cut-off: %s", selected.steering["verdicts"])
         train = selected.new + selected.replay
         if plan["shuffle_answers"]:
             outputs = [p["output"] for p in train]

@@ -1,8 +1,12 @@
 """What one training cycle reads from a store snapshot: the new pairs, a replay sample, the golden split, feedback.
 
 Everything here is a pure function of (snapshot, cursor, config), so a resumed or repeated cycle trains on
-exactly the same pairs. The golden split is chosen by a hash of the pair id, never by position, so a pair stays
-golden (never trained on) whichever cycle first sees it and however the store is rebuilt.
+exactly the same pairs. With `features` (features.store.TrainingFeatures) the caps and the replay draw are
+steered by Feast features joined point-in-time at the snapshot's commit time, themselves exported from that
+same pinned snapshot: still a pure function of it.
+
+The golden split is chosen by a hash of the pair id, never by position, so a pair stays golden (never trained
+on) whichever cycle first sees it and however the store is rebuilt.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from loopline.config import TrainerDataConfig
-from trainer.selection import select_pairs
+from trainer.selection import feedback_caps, select_pairs, weighted_sample
 
 PAIRS = "CuratedPair"
 FEEDBACK = "FeedbackExample"
@@ -33,6 +37,7 @@ class CycleData:
     golden: list[dict]
     reads: list[dict]
     left_out: dict[str, int] = field(default_factory=dict)  # new pairs not trained on, by rule
+    steering: dict = field(default_factory=dict)  # with features: cut-off, caps, weights and verdicts by task
 
     @property
     def trained(self) -> list[dict]:
@@ -52,7 +57,7 @@ class CycleData:
         return sorted({s for p in self.trained for s in p.get("subject_hashes") or ()})
 
 
-def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool = False) -> CycleData:
+def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool = False, features=None) -> CycleData:
     """The pairs of one cycle over `snap` (a loopline.store.Snapshot) for a trainer whose cursor is `cursor`.
 
     new: pairs first committed after the cursor, not golden, above the quality floor and within the task caps.
@@ -63,6 +68,11 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     full_rebuild: train from scratch after a deletion: every eligible pair is new (no max, no replay).
     Forgotten subjects need no filter here: a snapshot never returns their records, whatever its seq.
     Reads the snapshot's pairs whole (and, unless rebuilding, those since the cursor once more).
+
+    features (features.store.TrainingFeatures or alike: `.config` a FeaturesConfig, `.lookup(snap, pairs)`): the
+    candidate pairs' features at the cut-off, through Feast historical retrieval. Tasks users dislike (many recent
+    thumbs-down) get a higher cap and a larger share of the replay draw; tasks they like get capped
+    (trainer/selection.py feedback_caps). Replay is then drawn by weight (task weight / duplicate count).
     """
     everything = list(snap.read(PAIRS))
     golden = sorted(
@@ -77,21 +87,50 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     if not full_rebuild and cfg.max_new_pairs is not None and len(good) > cfg.max_new_pairs:
         left_out["over_max_new_pairs"] = len(good) - cfg.max_new_pairs
         good = sorted(good, key=lambda p: _id_hash(p["pair_id"]))[: cfg.max_new_pairs]
-    new = select_pairs(good, cfg.task_caps, cfg.min_quality)
+    fresh_ids = {p["pair_id"] for p in fresh}
+    wants_replay = not full_rebuild and cfg.replay_ratio > 0
+    earlier_pool = [
+        p
+        for p in everything
+        if wants_replay
+        and p["pair_id"] not in fresh_ids
+        and not in_golden(p["pair_id"], cfg.golden_percent)
+        and p["quality_score"] >= cfg.min_quality
+    ]
+
+    caps, weight, steering = cfg.task_caps, None, {}
+    if features is not None:
+        looked_up = features.lookup(snap, sorted(good + earlier_pool, key=lambda p: p["pair_id"]))
+        present = {p["task"] for p in good} | {p["task"] for p in earlier_pool}
+        caps, task_weights, verdicts = feedback_caps(cfg.task_caps, looked_up.tasks(), present, features.config)
+
+        def weight(p: dict) -> float:
+            dup = looked_up.pairs.get(p["pair_id"], {}).get("duplicate_count") or 1
+            return task_weights.get(p["task"], 1.0) / dup
+
+        steering = {
+            "cutoff_ms": looked_up.cutoff_ms,
+            "caps": caps,
+            "weights": task_weights,
+            "verdicts": verdicts,
+            "tasks": looked_up.tasks(),
+            "seconds": looked_up.seconds,
+        }
+
+    new = select_pairs(good, caps, cfg.min_quality)
     left_out["task_capped"] = len(good) - len(new)
 
     replay: list[dict] = []
-    if not full_rebuild and cfg.replay_ratio > 0 and new:
-        fresh_ids = {p["pair_id"] for p in fresh}
-        earlier = select_pairs(
-            (p for p in everything if p["pair_id"] not in fresh_ids and not in_golden(p["pair_id"], cfg.golden_percent)),
-            cfg.task_caps,
-            cfg.min_quality,
-        )
+    if wants_replay and new:
+        earlier = select_pairs(earlier_pool, caps, cfg.min_quality)
         size = min(len(earlier), round(cfg.replay_ratio * len(new)))
-        replay = sorted(random.Random(f"{cfg.seed}/{snap.dataset}/{snap.seq}").sample(earlier, size), key=lambda p: p["pair_id"])
+        seed = f"{cfg.seed}/{snap.dataset}/{snap.seq}"
+        if weight is None:
+            replay = sorted(random.Random(seed).sample(earlier, size), key=lambda p: p["pair_id"])
+        else:
+            replay = weighted_sample(earlier, size, weight, seed)
     reads = [{"kind": PAIRS, "dataset": snap.dataset, "since": since, "seq": snap.seq}]
-    return CycleData(new=new, replay=replay, golden=golden, reads=reads, left_out=left_out)
+    return CycleData(new=new, replay=replay, golden=golden, reads=reads, left_out=left_out, steering=steering)
 
 
 def feedback_since(snap, cursor: int) -> list[dict]:

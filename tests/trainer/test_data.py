@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,32 @@ def test_feedback_since_the_cursor_oldest_event_first(store):
     assert feedback_since(snap, 3) == []
     assert [f["example_id"] for f in recent_feedback(snap, 2)] == ["f-0", "f-2"]
     assert recent_feedback(snap, 0) == []
+
+
+def test_features_steer_the_selection_and_a_rerun_on_the_pinned_snapshot_selects_the_same(store, tmp_path):
+    from features.store import TrainingFeatures
+    from loopline.config import LooplineConfig
+
+    billing, account = ids("bil", 40, GOLDEN), ids("acc", 40, GOLDEN)
+    commit(store, [pair(i, task="billing") for i in billing[:30]] + [pair(i, task="account") for i in account[:30]])
+    recent = time.time_ns() // 1_000_000 - 3_600_000  # inside the feedback window at the commit (the cut-off)
+    downs = [{**feedback(f"f-{k}", recent + k, desirable=False), "task": "billing"} for k in range(6)]
+    commit(store, [pair(i, task="billing") for i in billing[30:]] + [pair(i, task="account") for i in account[30:]], downs)
+    snap, cfg = store.snapshot(), config(replay_ratio=0.5)
+    looped = LooplineConfig(home=tmp_path / "home")
+    plain = select_cycle(snap, 1, cfg)
+    steered = select_cycle(snap, 1, cfg, features=TrainingFeatures(looped))
+    assert steered.steering["verdicts"] == {"billing": "struggling"} and steered.steering["weights"] == {"billing": 3.0}
+    assert steered.new == plain.new  # no caps to raise: the new pairs stay; the replay leans to billing
+    share = lambda data: sum(p["task"] == "billing" for p in data.replay)  # noqa: E731
+    assert len(steered.replay) == len(plain.replay) == 10 and share(steered) > share(plain) and share(steered) >= 7
+
+    # a later commit (and its export) does not change what a resumed cycle on the pinned snapshot selects
+    commit(store, feedbacks=[{**feedback(f"g-{k}", recent + 100 + k), "task": "billing"} for k in range(30)])
+    select_cycle(store.snapshot(), 1, cfg, features=TrainingFeatures(looped))
+    again = select_cycle(store.snapshot(2), 1, cfg, features=TrainingFeatures(looped))
+    assert (again.new, again.replay, again.steering) == (
+        steered.new,
+        steered.replay,
+        {**steered.steering, "seconds": again.steering["seconds"]},
+    )

@@ -11,14 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import avro.datafile
-import avro.io
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from loopline.cli import app
 from loopline.store import CuratedStore, Unit, exclusive_writer, subject_hash
+from tests.pipelines.truth import avro_records
 from tests.samples import SAMPLES
 
 REPO = Path(__file__).resolve().parents[3]
@@ -62,19 +61,6 @@ def crash_commit(store: CuratedStore, moment: str, u: Unit) -> None:
         timeout=60,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-
-
-def avro_records(dataset_dir: Path) -> dict[Path, list[dict]]:
-    """Every Avro container file under the folder, whatever its name, read with the reference `avro` library."""
-    found = {}
-    for path in sorted(p for p in dataset_dir.rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            if f.read(4) != b"Obj\x01":
-                continue
-            f.seek(0)
-            with avro.datafile.DataFileReader(f, avro.io.DatumReader()) as reader:
-                found[path] = list(reader)
-    return found
 
 
 def live_ids(store: CuratedStore) -> list[str]:
