@@ -13,7 +13,10 @@ import typer
 from loopline.cli.data import datasets_app, replay, run, simulate
 from loopline.cli.demo import demo
 from loopline.cli.errors import UserErrorsAsOneLine
+from loopline.cli.features import features_app
 from loopline.cli.filters import clean, dedup, scrub
+from loopline.cli.loop import loop
+from loopline.cli.serve import serve
 from loopline.cli.stack import setup, stack_app
 from loopline.cli.train import adapters_app, train
 from loopline.logs import OneLineFormatter
@@ -41,8 +44,9 @@ def _main(
     logging.getLogger("loopline").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-for command in (setup, simulate, run, replay, train, clean, scrub, dedup, demo):
+for command in (setup, simulate, run, replay, train, clean, scrub, dedup, serve, loop, demo):
     app.command()(command)
 app.add_typer(stack_app, name="stack")
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(features_app, name="features")

@@ -41,9 +41,7 @@ class SimulatedUser:
         self._rng, self._people, self._composer, self._t = rng, People(rng, seed, cfg, start_ms), Composer(rng, cfg), start_ms
         self.threshold = threshold
         self._scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-        self._resolutions = {
-            task: [" ".join(_SLOT.sub(" ", a).split()) for a in pool] for task, pool in answers.ANSWERS.items()
-        }
+        self._resolutions = {task: [" ".join(_SLOT.sub(" ", a).split()) for a in pool] for task, pool in answers.ANSWERS.items()}
 
     def questions(self, n: int) -> list[Ask]:
         """n questions, the tasks in turn, each composed like a customer's chat message."""
