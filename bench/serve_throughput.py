@@ -41,8 +41,8 @@ def build_adapter(registry_root: Path, base: Path, model_cfg) -> str:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from trainer.model import load_tokenizer, save_adapter
-    from trainer.registry import AdapterCard, AdapterRegistry
+    from trainer.model import load_tokenizer, register_candidate
+    from trainer.registry import AdapterRegistry
 
     registry = AdapterRegistry(registry_root)
     lora = LoraConfig(
@@ -52,23 +52,7 @@ def build_adapter(registry_root: Path, base: Path, model_cfg) -> str:
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora)
-    version = registry.new_version()
-    save_adapter(model, load_tokenizer(base), registry.adapter_dir(version))
-    registry.save(
-        AdapterCard(
-            version=version,
-            status="candidate",
-            created_ms=int(time.time() * 1000),
-            parent=None,
-            base_model=str(base),
-            method="lora",
-            config={},
-            metrics={},
-            reason="bench/serve_throughput.py",
-            lineage={},
-        )
-    )
-    return version
+    return register_candidate(registry, model, load_tokenizer(base), base, "bench/serve_throughput.py")
 
 
 def load(url: str, clients: int, duration: float, max_tokens: int) -> dict:

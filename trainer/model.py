@@ -201,3 +201,28 @@ def save_adapter(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def register_candidate(registry, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, base: Path, reason: str) -> str:
+    """Save a LoRA model's adapter as a new candidate version with an empty card (tests and benches: no cycle)."""
+    import time
+
+    from trainer.registry import AdapterCard
+
+    version = registry.new_version()
+    save_adapter(model, tokenizer, registry.adapter_dir(version))
+    registry.save(
+        AdapterCard(
+            version=version,
+            status="candidate",
+            created_ms=int(time.time() * 1000),
+            parent=None,
+            base_model=str(base),
+            method="lora",
+            config={},
+            metrics={},
+            reason=reason,
+            lineage={},
+        )
+    )
+    return version

@@ -21,8 +21,8 @@ from loopline.config import LooplineConfig
 from serving.app import create_app
 from serving.engine import load_engine
 from serving.feedback import FEEDBACK
-from trainer.model import load_tokenizer, save_adapter
-from trainer.registry import AdapterCard, AdapterRegistry
+from trainer.model import load_tokenizer, register_candidate
+from trainer.registry import AdapterRegistry
 from trainer.tiny_model import build_tiny_model
 
 KEY = "test-key-0123456789"
@@ -52,23 +52,7 @@ def add_adapter(c: LooplineConfig, base: Path, seed: int) -> str:
         AutoModelForCausalLM.from_pretrained(base),
         LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"),
     )
-    version = registry.new_version()
-    save_adapter(model, load_tokenizer(base), registry.adapter_dir(version))
-    registry.save(
-        AdapterCard(
-            version=version,
-            status="candidate",
-            created_ms=int(time.time() * 1000),
-            parent=None,
-            base_model=str(base),
-            method="lora",
-            config={},
-            metrics={},
-            reason="built by the serving tests",
-            lineage={},
-        )
-    )
-    return version
+    return register_candidate(registry, model, load_tokenizer(base), base, "built by the serving tests")
 
 
 @contextmanager
