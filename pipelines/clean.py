@@ -3,11 +3,13 @@
 Email: HTML is parsed (lxml), the quote and signature containers mail clients mark up are pruned from
 the tree, and it is rendered to text (inscriptis). Quoted replies are split off by mail-parser-reply's
 multi-language reply headers ("On ... wrote:", "Am ... schrieb", Outlook "From:/Sent:" blocks, ...),
-plus two language-free rules it lacks: an attribution line above "> " quoting, and Outlook's "____"
-separator. Then sign-offs and what follows, "-- " separators, mobile footers and trailing disclaimer
-paragraphs go. Every kind gets mojibake repair (ftfy) and whitespace normalization; chats that are
-only filler ("ok", "thanks!") become "". The pipeline (CleanThreads) and the `loopline clean` filter
-(filter_lines) both call Cleaner.cleaned, so they clean identically.
+plus three language-free rules it lacks: an attribution line above "> " quoting, Outlook's "____"
+separator, and a dashed banner over a header block (Samsung/Android "-------- Originalnachricht --------",
+Thunderbird "-------- Forwarded Message --------", in any language). Then sign-offs and what follows,
+"-- " separators, mobile footers and trailing disclaimer paragraphs go, and a trailing signature block
+that nothing announces is found by its shape (pipelines/signature.py). Every kind gets mojibake repair
+(ftfy) and whitespace normalization; chats that are only filler ("ok", "thanks!") become "". The pipeline
+(CleanThreads) and the `loopline clean` filter (filter_lines) both call Cleaner.cleaned, so they clean identically.
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ from loopline.config import CleanConfig
 from pipelines.guard import DEAD, ThreadStage
 from pipelines.jsonlines import MAX_LINE_BYTES, Item, run_filter
 from pipelines.model import Event, Thread, message_body
+from pipelines.signature import signature_start
 
 # Containers that hold the previous message: blockquote (Apple, Thunderbird, Yahoo, Gmail), Gmail's and
-# Yahoo's quote wrappers, Thunderbird's attribution line, Outlook's reply header. Outlook leaves the quoted
+# Yahoo's quote wrappers, Thunderbird's attribution line and inline forward, Outlook's reply header. Outlook leaves the quoted
 # text unwrapped after its header, so everything from the first of these on goes.
 _QUOTES = (
     "//blockquote | //*[contains(@class, 'gmail_quote')] | //*[contains(@class, 'yahoo_quoted')]"
-    " | //*[contains(@class, 'moz-cite-prefix')] | //*[@id = 'divRplyFwdMsg' or @id = 'appendonsend']"
+    " | //*[contains(@class, 'moz-cite-prefix') or contains(@class, 'moz-forward-container')]"
+    " | //*[@id = 'divRplyFwdMsg' or @id = 'appendonsend']"
 )
 _SIGNATURES = (
     "//*[contains(@class, 'gmail_signature') or contains(@class, 'moz-signature')"
@@ -44,6 +48,10 @@ _SIGNATURES = (
 )
 _QUOTED_LINE = re.compile(r"^[ \t]*>", re.M)
 _OUTLOOK_SEPARATOR = re.compile(r"^[ \t]*_{20,}[ \t]*$", re.M)
+# "-------- <a few words> --------" over at least two "Label: value" lines ("De : ...", "Subject: \t...")
+_HEADER_BANNER = re.compile(
+    r"^[ \t]*-{2,}[ \t]*[^\W\d_][^\n]{0,40}?[ \t]*-{2,}[ \t]*\n(?:[ \t]*[^\W\d_][^\n:]{0,25}:[^\n]*\n){2}", re.M
+)
 _LINE_ABOVE = re.compile(r"^[^\n]*:[ \t]*\n(?:[ \t]*\n)*\Z", re.M)  # last line, ending in ":"
 _SIG_SEPARATOR = re.compile(r"^--[ \t]?$", re.M)
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -125,7 +133,13 @@ class Cleaner:
 
     def _email(self, text: str, changes: set[str]) -> str:
         """Body above the first quoted reply, trailer removed; the quote itself goes unless configured to stay."""
-        starts = [m.start() for m in (self._reply_header.search(text), _OUTLOOK_SEPARATOR.search(text), _attribution(text)) if m]
+        found = (
+            self._reply_header.search(text),
+            _OUTLOOK_SEPARATOR.search(text),
+            _HEADER_BANNER.search(text),
+            _attribution(text),
+        )
+        starts = [m.start() for m in found if m]
         at = min(starts, default=len(text))
         quote = text[at:]
         if quote and self.config.strip_quoted_replies:
@@ -134,7 +148,8 @@ class Cleaner:
         return "\n\n".join(p for p in (self._trailer(text[:at], changes), quote) if p)
 
     def _trailer(self, text: str, changes: set[str]) -> str:
-        """Without what follows the body: sign-off, "-- " signature, mobile footer, disclaimers."""
+        """Without what follows the body: sign-off, "-- " signature, mobile footer, disclaimers, then a signature
+        block known by its shape (disclaimers first: they often sit below it)."""
         if self.config.strip_signatures:
             # from the second line on: a message that opens with "Thanks," is not all signature
             starts = [
@@ -147,6 +162,9 @@ class Cleaner:
                 paragraphs.pop()
                 changes.add("disclaimers_removed")
             text = "\n\n".join(paragraphs)
+        if self.config.strip_signatures and (at := signature_start(text)) is not None:
+            changes.add("signatures_removed")
+            text = text[:at].rstrip()
         return text
 
     def _is_filler(self, text: str) -> bool:

@@ -30,6 +30,7 @@ from apache_beam.metrics import Metrics
 
 from loopline import catalog, schemas
 from loopline.metrics import DEAD_LETTERS
+from pipelines.jsonlines import lone_surrogate
 from pipelines.progress import ProgressCommitter
 
 
@@ -65,7 +66,7 @@ def raw_id_hashes(raw: bytes) -> set[str]:
         stack = []
     while stack:
         v = stack.pop()
-        if isinstance(v, str) and len(v) <= 320:
+        if isinstance(v, str) and len(v) <= 320 and lone_surrogate(v) is None:  # no id is half a character
             tokens.add(v)
         elif isinstance(v, dict):
             stack.extend(v.values())
@@ -126,6 +127,8 @@ class DeadLetterIndex:
 def _producer(bootstrap: str):
     from confluent_kafka import Producer
 
+    from loopline.stack.kafka import BrokerWatch
+
     return Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -133,6 +136,7 @@ def _producer(bootstrap: str):
             "enable.idempotence": True,
             "linger.ms": 20,
             "message.max.bytes": 4_000_000,
+            **BrokerWatch(bootstrap).settings(),  # one line when the broker goes, not one per retry
         }
     )
 

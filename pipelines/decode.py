@@ -1,14 +1,16 @@
 """Decode and validate raw Kafka records against schemas/ into typed events.
 
 The catalog (loopline/catalog.py) says per topic which kind, schema and window key its events have.
-Checks run cheapest first: size, UTF-8, JSON, then the topic's Avro schema. Any failure becomes
-a dead letter with a machine-friendly reason (oversized, invalid_utf8, invalid_json,
-schema_mismatch, unknown_topic); the stream goes on.
+Checks run cheapest first: size, UTF-8, JSON, the topic's Avro schema, then lone surrogates in
+strings (JSON can carry "\\ud800", no later stage can use it). Any failure becomes a dead letter with a
+machine-friendly reason (oversized, invalid_utf8, invalid_json, schema_mismatch, invalid_text,
+unknown_topic; a null value is a schema_mismatch); the stream goes on.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -17,6 +19,7 @@ from fastavro.validation import ValidationError
 from loopline import catalog, schemas
 from loopline.config import DecodeConfig
 from pipelines.guard import DEAD, Guarded, dead_letter, safe_detail
+from pipelines.jsonlines import lone_surrogate
 from pipelines.model import Event, KafkaRecord
 
 
@@ -52,6 +55,8 @@ def _parse(rec: KafkaRecord, max_bytes: int) -> tuple[catalog.Source, dict]:
         source = catalog.by_topic(rec.topic)
     except KeyError:
         raise Rejected("unknown_topic", f"no schema for topic {rec.topic}") from None
+    if rec.value is None:
+        raise Rejected("schema_mismatch", "null value (a Kafka tombstone) where an event was expected")
     if len(rec.value) > max_bytes:
         raise Rejected("oversized", f"{len(rec.value)} bytes > limit {max_bytes}")
     try:
@@ -68,7 +73,22 @@ def _parse(rec: KafkaRecord, max_bytes: int) -> tuple[catalog.Source, dict]:
         schemas.validate(source.schema, record)
     except ValidationError as e:
         raise Rejected("schema_mismatch", safe_detail(e)) from None
+    for name, value in _strings(record):  # valid JSON, but half a UTF-16 pair is no text (nor input for spaCy)
+        if (at := lone_surrogate(value)) is not None:
+            raise Rejected("invalid_text", f"lone surrogate in {name} at character {at}")
     return source, record
+
+
+def _strings(value, name: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, string) of every string in a decoded JSON value."""
+    if isinstance(value, str):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, v in value.items():
+            yield from _strings(v, f"{name}.{key}" if name else key)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{name}[{i}]")
 
 
 class DecodeEvents(beam.PTransform):

@@ -27,7 +27,7 @@ DEAD = "dead"
 def dead_letter(rec: KafkaRecord, stage: str, reason: str, detail: str | None = None) -> dict:
     """A DeadLetter record for `rec`, rejected by `stage` for `reason` (a machine-friendly word)."""
     return {
-        "raw": rec.value,
+        "raw": rec.value if rec.value is not None else b"",  # a tombstone has no bytes to keep
         "topic": rec.topic,
         "partition": rec.partition,
         "offset": rec.offset,

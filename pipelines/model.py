@@ -26,7 +26,7 @@ class KafkaRecord(NamedTuple):
     offset: int
     timestamp_ms: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, which decode dead-letters
 
 
 class Event(NamedTuple):

@@ -17,9 +17,10 @@ class ProgressCommitter:
     def __init__(self, bootstrap: str, dataset: str):
         from confluent_kafka import Consumer
 
-        self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": consumer_group(dataset), "enable.auto.commit": False, "log_level": 3}
-        )
+        from loopline.stack.kafka import BrokerWatch
+
+        settings = {"bootstrap.servers": bootstrap, "group.id": consumer_group(dataset), "enable.auto.commit": False}
+        self._consumer = Consumer({**settings, **BrokerWatch(bootstrap).settings()})  # one line when the broker goes
 
     def commit(self, store: CuratedStore) -> None:
         from confluent_kafka import TopicPartition

@@ -10,6 +10,7 @@ state says, re-reading only what was not yet committed.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,10 +19,11 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import LooplineConfig
+from loopline.stack.kafka import BrokerUnreachable, BrokerWatch
 from loopline.store import CuratedStore, exclusive_writer
 from pipelines.curate import Curate
 from pipelines.deadletter import PublishDeadLetters
@@ -47,15 +49,16 @@ class RunPlan:
         return sum(s.stop - s.start - sum(b - a + 1 for a, b in s.skip) for s in self.slices if s.stop != FOLLOW)
 
 
-def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": "loopline-planner", "enable.auto.commit": False, "log_level": 3})
-
-
 def partition_offsets(
     bootstrap: str, topics: list[str], from_time_ms: int | None = None
 ) -> dict[tuple[str, int], tuple[int, int]]:
-    """(topic, partition) -> (first offset to read, end offset now); first honours `from_time_ms`."""
-    consumer = _consumer(bootstrap)
+    """(topic, partition) -> (first offset to read, end offset now); first honours `from_time_ms`.
+
+    A broker that does not answer within the calls' 10 s is BrokerUnreachable, naming the address (librdkafka's
+    own per-attempt connection logs are muted: the watch logs the first failure once)."""
+    watch = BrokerWatch(bootstrap, 10)
+    settings = {"bootstrap.servers": bootstrap, "group.id": "loopline-planner", "enable.auto.commit": False}
+    consumer = Consumer({**settings, **watch.settings()})
     try:
         out = {}
         for topic in topics:
@@ -69,6 +72,11 @@ def partition_offsets(
                     low = high if tp.offset < 0 else max(low, tp.offset)
                 out[(topic, p)] = (low, high)
         return out
+    except KafkaException as e:
+        raise BrokerUnreachable(
+            f"Kafka at {bootstrap} not reachable ({e.args[0].str()}); start it with `loopline stack up` "
+            "or fix kafka.host/kafka.port"
+        ) from None
     finally:
         consumer.close()
 
@@ -211,6 +219,28 @@ def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None, curati
     loopline) and timing."""
     t0 = time.monotonic()
     with exclusive_writer(CuratedStore(cfg.store_root, run.dataset)):
-        result = start(cfg, run, runner, curation)
-        result.wait_until_finish()
+        try:  # the FnApiRunner runs the whole job inside start(); Prism inside wait_until_finish()
+            result = start(cfg, run, runner, curation)
+            result.wait_until_finish()
+        except Exception as e:
+            found = os_error_in(e)
+            if found is None or found is e:
+                raise
+            raise found from None  # the runner's wrapping is noise once the OSError is known
     return {"counters": loopline_counters(result), "seconds": time.monotonic() - t0}
+
+
+_OS_ERROR = re.compile(r"\w*Error: \[Errno (\d+)\] ([^:\n]+):\s*'([^'\n]+)'")
+
+
+def os_error_in(error: BaseException) -> OSError | None:
+    """The OSError (disk full, permissions...) that failed a job, if that is what did. Runners hand a worker's
+    exception back as a RuntimeError holding its text, so the type is read back from there: the CLI then
+    says `<file>: No space left on device` in one line instead of a runner traceback."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    match = _OS_ERROR.search(str(error))
+    return OSError(int(match[1]), match[2], match[3]) if match else None

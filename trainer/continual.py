@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+
 from loopline.config import LooplineConfig
 from loopline.files import atomic_write
 from loopline.store import CuratedStore
@@ -150,6 +152,8 @@ class ContinualTrainer:
                 reads=selected.reads,
             )
         device = pick_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         base_dir = resolve_base(cfg.model, self.config.cache_dir)
         parent = self.registry.get(plan["parent"]) if plan["parent"] else None
         model, tokenizer = load_model(

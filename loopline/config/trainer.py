@@ -133,6 +133,13 @@ class TrainerConfig(Section):
         "targets); older ones are deleted, their cards kept.",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch CPU threads for training and evaluation; null: torch's default (one per core). Under "
+        "`loopline loop` on a small machine give it fewer than the cores: its threads wait on each other and slow "
+        "down sharply when the pipeline or the server takes a core.",
+    )
     model: TrainerModelConfig = Field(default_factory=TrainerModelConfig)
     data: TrainerDataConfig = Field(default_factory=TrainerDataConfig)
     sft: TrainerSFTConfig = Field(default_factory=TrainerSFTConfig)

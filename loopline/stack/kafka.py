@@ -72,7 +72,8 @@ class BrokerWatch:
 
     DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE, KafkaError._TIMED_OUT}
 
-    def __init__(self, bootstrap: str, timeout_s: float):
+    def __init__(self, bootstrap: str, timeout_s: float | None = None):
+        """timeout_s None: only quiet the client's logs (its caller has its own bound, e.g. a flush timeout)."""
         self.bootstrap, self.timeout_s = bootstrap, timeout_s
         self.down_since: float | None = None
 
@@ -83,14 +84,15 @@ class BrokerWatch:
     def __call__(self, error: KafkaError) -> None:
         if error.code() in self.DOWN and self.down_since is None:
             self.down_since = time.monotonic()
-            log.warning("Kafka at %s: %s; retrying for up to %g s", self.bootstrap, error.str(), self.timeout_s)
+            bound = "" if self.timeout_s is None else f" for up to {self.timeout_s:g} s"
+            log.warning("Kafka at %s: %s; retrying%s", self.bootstrap, error.str(), bound)
 
     def reached(self) -> None:
         self.down_since = None
 
     def check(self) -> None:
         """Raise BrokerUnreachable once the broker has been unreachable longer than the bound."""
-        if self.down_since is not None and time.monotonic() - self.down_since > self.timeout_s:
+        if self.timeout_s is not None and self.down_since is not None and time.monotonic() - self.down_since > self.timeout_s:
             raise BrokerUnreachable(
                 f"Kafka at {self.bootstrap} unreachable for {self.timeout_s:g} s "
                 "(pipeline.source.unreachable_timeout_s); start it with `loopline stack up` or fix kafka.host/kafka.port"

@@ -1,7 +1,7 @@
 """What our own recognizers look for: regex rules for what support traffic carries, with the checks
-(Luhn, IBAN mod 97, dates that are no phone numbers, words that are no names) that confirm or reject a match.
-Presidio runs them beside spaCy's NER (ner.py); scrubber.py also reuses the name patterns to spread a
-detected name over a conversation."""
+(Luhn, IBAN mod 97, words that are no names) that confirm or reject a match. Presidio runs them beside
+spaCy's NER (ner.py) and the phone matcher (phones.py); scrubber.py also reuses the name patterns to
+spread a detected name over a conversation."""
 
 from __future__ import annotations
 
@@ -90,14 +90,6 @@ def _iban(s: str) -> bool | None:
     return None if s[:2].isupper() and len(code) >= 15 else False
 
 
-def _phone(s: str) -> bool | None:
-    if not 7 <= len(_digits(s)) <= 15:
-        return False
-    if regex.fullmatch(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d{1,3}(?:\.\d{1,3}){3}", s):
-        return False  # a date or an IPv4 address
-    return None
-
-
 def _ipv6(s: str) -> bool | None:
     try:
         ipaddress.IPv6Address(s.split("/")[0])
@@ -134,16 +126,6 @@ class _Rule(NamedTuple):
 
 RULES = [
     _Rule("EMAIL_ADDRESS", r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", 0.9),
-    # +CC, optional (area), then digit groups split by space/dot/dash: international and local styles
-    _Rule(
-        "PHONE_NUMBER",
-        r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?|\d{1,3}[ \t.\-]?(?=\())?(?:\(\d{1,5}\)[ \t.\-]?)?\d{1,5}"
-        r"(?:[ \t.\-\u00a0]\d{2,8}){1,5}(?![\w/-]|[.,]\d)",
-        0.5,
-        _phone,
-    ),
-    _Rule("PHONE_NUMBER", r"(?<![\w+/.,-])(?:\+\d{1,3}[ \t.\-]?)?\(\d{1,5}\)[ \t.\-]?\d{3,8}(?![\w/-]|[.,]\d)", 0.5, _phone),
-    _Rule("PHONE_NUMBER", r"(?<![\w/.,-])\+?\d{9,15}(?![\w/-]|[.,]\d)", 0.35, _phone),
     _Rule("CREDIT_CARD", r"(?<![\w-])\d{4}(?:[ \-]?\d{4,6}){2}(?:[ \-]?\d{1,5})?(?![\w-])", 0.4, _card),
     _Rule("IBAN_CODE", r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w])", 0.4, _iban),
     _Rule("US_SSN", r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])", 0.5),

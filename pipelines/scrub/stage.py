@@ -11,8 +11,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from loopline.config import ScrubConfig
 from loopline.metrics import STAGE_IN, STAGE_OUT
-from pipelines.guard import DEAD, ThreadStage, dead_letter
-from pipelines.jsonlines import lone_surrogate
+from pipelines.guard import DEAD, ThreadStage
 from pipelines.model import Event, Thread, message_text
 from pipelines.scrub.scrubber import ScrubResult, scrubber
 
@@ -24,14 +23,6 @@ def _texts(event: Event) -> list[str | None]:
     if event.kind == "feedback":
         return [event.record.get(f) for f in FEEDBACK_FIELDS]
     return [event.text if event.text is not None else message_text(event)]
-
-
-def _invalid_text(event: Event) -> str | None:
-    """Why no text can be made of this event (a detail quoting none of it), or None."""
-    for field, text in zip(FEEDBACK_FIELDS if event.kind == "feedback" else ("text",), _texts(event)):
-        if text is not None and (at := lone_surrogate(text)) is not None:
-            return f"lone surrogate in {field} at character {at}"
-    return None
 
 
 def _scrubbed(event: Event, results: list[ScrubResult | None]) -> Event:
@@ -50,8 +41,8 @@ class _Scrub(ThreadStage):
     """Scrubs the threads of a bundle in batches of about `batch_size` texts (13% more texts/s than
     thread by thread on simulated traffic, ~3.6 messages a thread). Buffered threads go out with their
     own timestamp and window; if a batch fails, its threads are redone one by one through
-    Guarded.process, so only the bad one is dead-lettered. A message whose text holds a lone surrogate
-    (valid JSON, but no UTF-8 and no input for spaCy) is dead-lettered alone as invalid_text."""
+    Guarded.process, so only the bad one is dead-lettered. (Texts with lone surrogates never get here:
+    decode dead-letters them as invalid_text.)"""
 
     stage = "scrub"
 
@@ -98,19 +89,7 @@ class _Scrub(ThreadStage):
                     yield WindowedValue(out, timestamp, (window,))
 
     def _scrub(self, threads: list[Thread]) -> list[list]:
-        """Per thread, its outputs: a dead letter for each message with an invalid text, then the thread
-        scrubbed without those (none if no message is left)."""
-        dead, valid = [], []
-        for thread in threads:
-            bad = {e: detail for e, event in enumerate(thread.events) if (detail := _invalid_text(event))}
-            dead.append(
-                [
-                    TaggedOutput(DEAD, dead_letter(thread.events[e].source, self.stage, "invalid_text", detail))
-                    for e, detail in bad.items()
-                ]
-            )
-            valid.append(thread._replace(events=tuple(ev for e, ev in enumerate(thread.events) if e not in bad)))
-        threads = valid
+        """Per thread, its outputs: the thread scrubbed."""
         slots, texts, contexts = [], [], []  # slots: (thread, event, field) of each text
         for t, thread in enumerate(threads):
             for e, event in enumerate(thread.events):
@@ -132,7 +111,7 @@ class _Scrub(ThreadStage):
                 self.messages.inc()
                 for entity, n in event.pii_counts:
                     self._counter(entity).inc(n)
-        return [letters + ([thread] if thread.events else []) for letters, thread in zip(dead, out)]
+        return [[thread] for thread in out]
 
     def _counter(self, entity: str):
         if entity not in self.entity_counters:

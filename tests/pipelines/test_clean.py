@@ -199,6 +199,73 @@ def test_html_quote_containers_are_removed(cleaner, client):
     assert cleaner.clean("email", html=HTML_QUOTES[client]) == BODY
 
 
+# Layouts of the mail clients the first evaluation missed; each comment names where the layout comes from.
+MARIA = "Maria Lindqvist <maria@example.com>"
+CLIENT_LAYOUTS = {
+    # Samsung Email (One UI) plain-text reply, observed: footer, banner, From/Date/To/Subject with trailing
+    # spaces, the quote unmarked
+    "samsung_en": f"{BODY}\n\nSent from my Galaxy\n\n\n-------- Original message --------\nFrom: {MARIA} \n"
+    f"Date: 11/24/26 10:03 (GMT+01:00) \nTo: support@acme.com \nSubject: Double charge \n\n{QUOTED}",
+    # Samsung Email / AOSP Email, German, French, Spanish, Dutch and Swedish locales: the banner and labels translated
+    "samsung_de": f"{BODY}\n\n-------- Originalnachricht --------\nVon: {MARIA}\nDatum: 24.11.26 10:03 (GMT+01:00)\n"
+    f"An: support@acme.com\nBetreff: Doppelte Abbuchung\n\n{QUOTED}",
+    "samsung_fr": f"{BODY}\n\n-------- Message d'origine --------\nDe : {MARIA}\nDate : 24/11/2026 10:03 (GMT+01:00)\n"
+    f"À : support@acme.com\nObjet : Double facturation\n\n{QUOTED}",
+    "samsung_es": f"{BODY}\n\n-------- Mensaje original --------\nDe: {MARIA}\nFecha: 24/11/2026 10:03 (GMT+01:00)\n"
+    f"Para: support@acme.com\nAsunto: Doble cargo\n\n{QUOTED}",
+    "samsung_nl": f"{BODY}\n\n-------- Oorspronkelijk bericht --------\nVan: {MARIA}\nDatum: 24-11-2026 10:03 (GMT+01:00)\n"
+    f"Aan: support@acme.com\nOnderwerp: Dubbele afschrijving\n\n{QUOTED}",  # nl is not a configured reply language
+    "samsung_sv": f"{BODY}\n\n-------- Originalmeddelande --------\nFrån: {MARIA}\nDatum: 2026-11-24 10:03 (GMT+01:00)\n"
+    f"Till: support@acme.com\nÄmne: Dubbeldebitering\n\n{QUOTED}",
+    # Gmail for Android: date first, comma after the name, blank line before the "> " quote
+    "gmail_android": f"{BODY}\n\nOn Tue, 24 Nov 2026, 10:03 Maria Lindqvist, <maria@example.com> wrote:\n\n{_gt()}",
+    # ... and its text/plain wrapped at 78 columns: "<" left on the first line, or the name and the address wrapping
+    "gmail_android_wrapped": f"{BODY}\n\nOn Tue, 24 Nov 2026, 10:03 Maria Lindqvist, <\nmaria@example.com> wrote:\n\n{_gt()}",
+    "gmail_android_wrapped_twice": f"{BODY}\n\nOn Tue, 24 Nov 2026, 10:03 Maria Lindqvist-Johansson,\n"
+    f"<maria.lindqvist-johansson@example.com>\nwrote:\n\n{_gt()}",
+    # Thunderbird's reply headers (mailnews.reply_header_type 2, 3, the German locale's "Am ... schrieb")
+    "thunderbird_on_date": f"{BODY}\n\nOn 11/24/26 10:03 AM, Maria Lindqvist wrote:\n{_gt()}",
+    "thunderbird_wrote_on": f"{BODY}\n\nMaria Lindqvist wrote on 24.11.2026 10:03:\n{_gt()}",
+    "thunderbird_de": f"{BODY}\n\nAm 24.11.2026 um 10:03 schrieb Maria Lindqvist:\n{_gt()}",
+    # Thunderbird's inline original/forwarded message: banner, then Subject/Date/From/To with a tab after the label
+    "thunderbird_original": f"{BODY}\n\n-------- Original Message --------\nSubject: \tDouble charge\n"
+    f"Date: \tTue, 24 Nov 2026 10:03:00 +0100\nFrom: \t{MARIA}\nTo: \tsupport@acme.com\n\n{QUOTED}",
+    "thunderbird_forwarded": f"{BODY}\n\n-------- Forwarded Message --------\nSubject: \tDouble charge\n"
+    f"Date: \tTue, 24 Nov 2026 10:03:00 +0100\nFrom: \t{MARIA}\nTo: \tsupport@acme.com\n\n{QUOTED}",
+    "thunderbird_forwarded_de": f"{BODY}\n\n-------- Weitergeleitete Nachricht --------\nBetreff: \tDoppelte Abbuchung\n"
+    f"Datum: \tTue, 24 Nov 2026 10:03:00 +0100\nVon: \t{MARIA}\nAn: \tsupport@acme.com\n\n{QUOTED}",
+}
+CLIENT_HTML_LAYOUTS = {
+    # Thunderbird's HTML forward: moz-forward-container holding the banner and moz-email-headers-table
+    "thunderbird_forward": f'<html><body>{HTML_BODY}<div class="moz-forward-container"><br><br>-------- Forwarded Message '
+    '--------<table class="moz-email-headers-table" border="0" cellspacing="0" cellpadding="0"><tbody><tr><th align="RIGHT" '
+    'valign="BASELINE" nowrap="nowrap">Subject: </th><td>Double charge</td></tr><tr><th>Date: </th><td>Tue, 24 Nov 2026 '
+    "10:03:00 +0100</td></tr><tr><th>From: </th><td>Maria Lindqvist &lt;maria@example.com&gt;</td></tr></tbody></table>"
+    f"<br><br>{QUOTED_HTML}</div></body></html>",
+    # Samsung Email's HTML reply: the footer in #composer_signature, the header block as plain divs, no class
+    "samsung": f'<html><body><div dir="auto">{HTML_BODY}</div><div dir="auto"><br></div><div id="composer_signature" '
+    'dir="auto"><div style="font-size:85%;color:#575757" dir="auto">Sent from my Galaxy</div></div><div dir="auto"><br>'
+    '</div><div align="left" dir="auto" style="font-size:100%;color:#000000"><div>-------- Original message --------</div>'
+    "<div>From: Maria Lindqvist &lt;maria@example.com&gt; </div><div>Date: 11/24/26 10:03 (GMT+01:00) </div><div>To: "
+    f"support@acme.com </div><div>Subject: Double charge </div><div><br></div></div>{QUOTED_HTML}</body></html>",
+}
+
+
+@pytest.mark.parametrize("layout", sorted(CLIENT_LAYOUTS))
+def test_android_and_thunderbird_text_layouts_are_removed(cleaner, layout):
+    assert cleaner.clean("email", CLIENT_LAYOUTS[layout]) == BODY
+
+
+def test_a_dashed_heading_without_a_header_block_stays(cleaner):
+    text = f"{BODY}\n\n-------- Update --------\nThe second charge was refunded too.\nReference: R-1234"
+    assert cleaner.clean("email", text) == text
+
+
+@pytest.mark.parametrize("layout", sorted(CLIENT_HTML_LAYOUTS))
+def test_android_and_thunderbird_html_layouts_are_removed(cleaner, layout):
+    assert cleaner.clean("email", html=CLIENT_HTML_LAYOUTS[layout]) == BODY
+
+
 def test_quotes_can_be_kept_while_the_signature_above_them_goes():
     keep = Cleaner(CleanConfig(strip_quoted_replies=False))
     out = keep.clean("email", f"{BODY}\n\nBest regards,\nTom\n\n" + TEXT_QUOTES["gmail"].split("\n\n", 2)[2])

@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from confluent_kafka import Consumer, TopicPartition
 
-from loopline.store import CuratedStore
+from loopline.store import CuratedStore, subject_hash
 from pipelines import deadletter
 from pipelines.deadletter import PublishDeadLetters
 from pipelines.guard import DEAD, Guarded
@@ -55,3 +55,10 @@ def test_a_secret_inside_an_exception_never_reaches_the_dead_letter_topic(kafka,
         assert letter["raw"] == payload and (letter["stage"], letter["reason"]) == ("scrub", "stage_error")
         assert letter["detail"].startswith("ValueError at test_deadletter.py:")
     assert sorted(CuratedStore(tmp_path, "dl").accounted()[("events.chat", 0)]) == [(0, 2)]
+
+
+def test_ids_of_a_payload_with_a_lone_surrogate_are_still_found():
+    """A valid JSON payload whose text holds "\\ud800" (dead-lettered as invalid_text) still names its ids for
+    deletions; the half character itself is no id and must not fail the publisher."""
+    raw = b'{"text": "my card ends in \\ud800 please", "sender_id": "cust-0042"}'
+    assert subject_hash("cust-0042") in deadletter.raw_id_hashes(raw)

@@ -17,7 +17,7 @@ from tests.samples import SAMPLES
 SECRET = "4111 1111 1111 1111"
 
 
-def _rec(value: bytes, topic="events.chat", offset=0) -> KafkaRecord:
+def _rec(value: bytes | None, topic="events.chat", offset=0) -> KafkaRecord:
     return KafkaRecord(topic, 0, offset, 1_793_000_000_000, b"k", value)
 
 
@@ -32,6 +32,8 @@ CASES = {
     "bad_enum": _rec(json.dumps({**SAMPLES["ChatEvent"], "sender_role": "hacker"}).encode(), offset=8),
     "not_object": _rec(b"[1, 2, 3]", offset=9),
     "unknown_topic": _rec(b"{}", topic="events.unknown", offset=10),
+    "tombstone": _rec(None, offset=11),  # a null value: nothing to decode, still accounted
+    "lone_surrogate": _rec(json.dumps({**SAMPLES["ChatEvent"], "text": "card " + SECRET + " \ud800 x"}).encode(), offset=12),
 }
 EXPECTED = {
     2: "invalid_json",
@@ -43,6 +45,8 @@ EXPECTED = {
     8: "schema_mismatch",
     9: "schema_mismatch",
     10: "unknown_topic",
+    11: "schema_mismatch",
+    12: "invalid_text",
 }
 
 
@@ -71,10 +75,11 @@ def test_every_bad_record_is_dead_lettered_with_its_reason(tmp_path):
     for d in dead:
         assert d["stage"] == "decode"
         assert SECRET not in (d["detail"] or ""), "dead-letter details must not carry payload values"
-        assert bytes.fromhex(d["raw"]) == CASES[next(k for k, r in CASES.items() if r.offset == d["offset"])].value
+        assert bytes.fromhex(d["raw"]) == (CASES[next(k for k, r in CASES.items() if r.offset == d["offset"])].value or b"")
     details = {d["offset"]: d["detail"] for d in dead}
     assert "missing required field(s) text" in details[5]
     assert "event_time" in details[6] and "card" in details[7] and "not one of" in details[8]
+    assert details[12] == "lone surrogate in text at character 25"
 
 
 def test_dead_letter_wire_format_round_trips():

@@ -196,7 +196,6 @@ def test_sigkill_at_twenty_random_points(traffic, reference):
     check(traffic, "killed", reference, "SIGKILL at random points", "20 kills", started)
 
 
-@pytest.mark.slow  # failed its first full CI run (2026-11-24); out of `make test` until fixed: pytest -m slow
 def test_broker_killed_and_restarted_under_a_run(traffic, reference):
     """The run stops within its unreachable timeout with one clear line; after `stack up`, a re-run completes it."""
     started, store = time.monotonic(), traffic.store("brokerless")
@@ -217,6 +216,7 @@ def test_broker_killed_and_restarted_under_a_run(traffic, reference):
         stopped = time.monotonic() - killed
         kill_group(proc)
         traffic.broker.start()
+    (traffic.home / "brokerless-run.log").write_text(out)  # the whole output, for a failure's post-mortem
     assert proc.returncode not in (0, None)
     assert "Traceback" not in out
     errors = [line for line in out.splitlines() if "unreachable" in line.lower() or "not reachable" in line.lower()]
@@ -227,7 +227,6 @@ def test_broker_killed_and_restarted_under_a_run(traffic, reference):
     check(traffic, "brokerless", reference, "broker SIGKILL + restart mid-run", faults, started)
 
 
-@pytest.mark.slow  # failed its first full CI run (2026-11-24); out of `make test` until fixed: pytest -m slow
 def test_disk_full_during_a_commit(traffic, reference):
     """ENOSPC while a segment is written: the run fails with one line naming the disk problem, leaves no torn
     state readers can see, and a re-run once there is space completes the dataset."""
@@ -278,21 +277,26 @@ POISON = {
 }
 
 
-@pytest.mark.slow  # failed its first full CI run (2026-11-24); out of `make test` until fixed: pytest -m slow
 def test_poison_messages_of_every_kind(traffic, reference):
     """Each poison message is dead-lettered with its reason and raw bytes; its thread and everything else go on."""
     started = time.monotonic()
-    chat = next(json.loads(traffic.values[coord(t)]) for t in traffic.truth if t["kind"] == "chat" and not t["malformed"])
+    forgotten = set(expected(traffic)["deleted"])  # a forgotten person's letters are withheld by design
+    chat = next(
+        json.loads(traffic.values[coord(t)])
+        for t in traffic.truth
+        if t["kind"] == "chat" and not t["malformed"] and not forgotten & set(t["subject_ids"])
+    )
     now = int(time.time() * 1000)
     sent = {}
     for reason, breaker in POISON.items():
-        record = {**chat, "message_id": f"poison-{uuid.uuid4().hex[:8]}", "thread_id": f"poison-{reason}", "event_time": now}
+        ids = {"message_id": f"poison-{uuid.uuid4().hex[:8]}", "conversation_id": f"poison-{reason}"}
+        record = {**chat, **ids, "event_time": now}
         if breaker is None:
             record["text"] = "my card ends in \ud800 please help"
             value = json.dumps(record).encode()  # ensure_ascii: the lone surrogate travels as \\ud800
         else:
             value = breaker(json.dumps(record).encode())
-        sent[reason] = traffic.produce("events.chat", record["thread_id"].encode(), value, malformed=reason)
+        sent[reason] = traffic.produce("events.chat", record["conversation_id"].encode(), value, malformed=reason)
     sent["tombstone"] = traffic.produce("events.chat", b"poison-null", None, malformed="schema_mismatch")
     traffic.cli("run", "--until-now", "--dataset", "poisoned")
     letters = dead_letters(traffic)

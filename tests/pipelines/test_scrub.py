@@ -14,15 +14,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.pvalue import TaggedOutput
-from apache_beam.transforms.window import GlobalWindow
 
 from loopline.config import ScrubConfig
 from loopline.simulator.generate import generate
 from pipelines.guard import DEAD
 from pipelines.model import Event, KafkaRecord, Thread
 from pipelines.scrub import ScrubThreads, filter_lines, scrubber
-from pipelines.scrub.stage import _Scrub
 
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 PLAIN_FIELDS = ("text", "body_text", "prompt", "response", "comment")
@@ -152,21 +149,6 @@ def test_texts_longer_than_spacy_takes_are_scrubbed_in_pieces_with_input_offsets
         "bob@example.com",
     }
     assert pieces.counts["PHONE_NUMBER"] == 40 and "Bob Jones" in {text[e["start"] : e["end"]] for e in pieces.entities}
-
-
-def test_a_message_with_a_lone_surrogate_is_dead_lettered_alone_and_its_thread_goes_on():
-    source = [KafkaRecord("events.chat", 0, n, 0, None, b"{}") for n in range(3)]
-    texts = ["Hi, I am Anna Smith.", "card 4111 1111 1111 1111 \ud800 then", "Mail anna@example.com"]
-    events = tuple(Event("chat", "chat:c1", n, {"text": t}, source[n], text=t) for n, t in enumerate(texts))
-    stage = _Scrub(ScrubConfig(batch_size=100))
-    stage.setup()
-    stage.start_bundle()
-    outputs = [*stage.process(Thread("chat:c1", 0, 2, events), 0, GlobalWindow()), *stage.finish_bundle()]
-    [dead] = [o.value.value for o in outputs if isinstance(o, TaggedOutput)]
-    [thread] = [o.value for o in outputs if not isinstance(o, TaggedOutput)]
-    assert (dead["stage"], dead["reason"], dead["offset"]) == ("scrub", "invalid_text", 1)
-    assert dead["detail"] == "lone surrogate in text at character 25"
-    assert [e.text for e in thread.events] == ["Hi, I am <PERSON_1>.", "Mail <EMAIL_ADDRESS_1>"]
 
 
 def test_placeholders_are_per_context_and_numbered_by_first_appearance(scrub):
