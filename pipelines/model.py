@@ -82,7 +82,7 @@ class Pair(NamedTuple):
     prompts: tuple[Message, ...]  # customer messages, in event order; earlier windows' ones are HistoryMessages
     response: Event  # an agent's message, always of the thread being processed
     quality: float  # in [0, 1]
-    task: str  # a task label of pairs.task_keywords, or "other"
+    task: str  # a task label (pipelines/tasks.py: pairs.task_method), or "other"
 
 
 class Thread(NamedTuple):

@@ -11,7 +11,8 @@ Per source kind:
   ticket: the customer's opening and comments since the last resolution -> the agent's resolution;
   chat:   consecutive customer turns -> the most relevant of the agent messages that follow;
   email:  the customer's mails since the last answer -> the agent's reply (so is any other kind).
-Empty (filler), duplicate and auto-reply messages are never prompts or answers. Quality in [0, 1]:
+Empty (filler), duplicate and auto-reply messages are never prompts or answers. Task labels come from
+pipelines/tasks.py (pairs.task_method), for a thread's pairs at once. Quality in [0, 1]:
 0 outside the length bounds or for a canned auto-reply, else 0.35 * substance of both sides
 (a one-line "thanks" is not a question) + 0.45 * the answer's lexical relevance to the question
 + 0.2 * how much of the answer is left once placeholders are discounted.
@@ -42,6 +43,7 @@ from pipelines.guard import DEAD, ThreadStage
 from pipelines.history import ThreadHistory, history_dir
 from pipelines.model import Coordinates, Event, HistoryMessage, Message, Pair, Thread
 from pipelines.subjects import thread_subjects
+from pipelines.tasks import TaskLabeler
 
 _WORD = re.compile(r"[a-z0-9']+")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
@@ -80,7 +82,7 @@ class PairExtractor:
     def __init__(self, config: PairsConfig):
         self.config = config
         self.auto_reply = re.compile("|".join(config.auto_reply_patterns), re.IGNORECASE)
-        self.task_words = {task: [w.lower() for w in words] for task, words in config.task_keywords.items()}
+        self.labeler = TaskLabeler(config)
         self.support = {
             tenant.casefold(): (
                 {s.casefold() for s in senders if not s.startswith("@")},
@@ -184,11 +186,10 @@ class PairExtractor:
             return []
         kind = turns[0].message.kind
         raw = {"ticket": self._ticket, "chat": self._chat}.get(kind, self._replies)(turns)
-        return [
-            self._scored(prompts, response)
-            for prompts, response in raw
-            if response.current and self._admissible(prompts, response)
-        ]
+        admitted = [(prompts, response) for prompts, response in raw if response.current and self._admissible(prompts, response)]
+        # one labeler call for the thread's pairs: with embeddings, one batch for the model
+        tasks = self.labeler.label([_prompt_text(prompts) for prompts, _ in admitted], [r.text for _, r in admitted])
+        return [self._scored(prompts, response, task) for (prompts, response), task in zip(admitted, tasks)]
 
     @staticmethod
     def _admissible(prompts: tuple[Turn, ...], response: Turn) -> bool:
@@ -255,8 +256,8 @@ class PairExtractor:
         a = _content_words(answer.text)
         return len(q & a) / len(q) if q and a else 0.0
 
-    def _scored(self, prompts: tuple[Turn, ...], response: Turn) -> Pair:
-        prompt_text = "\n\n".join(p.text for p in prompts)
+    def _scored(self, prompts: tuple[Turn, ...], response: Turn, task: str) -> Pair:
+        prompt_text = _prompt_text(prompts)
         answer_text = response.text
         c = self.config
         in_bounds = all(c.min_chars <= len(t) <= c.max_chars for t in (prompt_text, answer_text))
@@ -268,13 +269,7 @@ class PairExtractor:
             substance = 1 - len(_PLACEHOLDER.findall(answer_text)) / max(1, len(words))
             length = min(1.0, len(prompt_text.split()) / 8) * min(1.0, len(words) / 12)
             quality = round(0.35 * length + 0.45 * relevance + 0.2 * substance, 4)
-        return Pair(tuple(p.message for p in prompts), response.message, quality, self.task(prompt_text))
-
-    def task(self, text: str) -> str:
-        lowered = text.lower()
-        hits = {task: sum(lowered.count(w) for w in words) for task, words in self.task_words.items()}
-        best = max(hits, key=lambda t: (hits[t], t)) if hits else "other"
-        return best if hits.get(best) else "other"
+        return Pair(tuple(p.message for p in prompts), response.message, quality, task)
 
     # --- history -----------------------------------------------------------------------------------
 
@@ -330,6 +325,10 @@ def _event_type(m: Message) -> str | None:
     if isinstance(m, HistoryMessage):
         return m.event_type
     return m.record["event_type"] if m.kind == "ticket" else None
+
+
+def _prompt_text(prompts: tuple[Turn, ...]) -> str:
+    return "\n\n".join(p.text for p in prompts)
 
 
 def _content_words(text: str) -> set[str]:

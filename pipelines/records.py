@@ -18,8 +18,8 @@ from loopline.config import PairsConfig
 from loopline.store import Unit, subject_hash
 from pipelines.guard import DEAD, ThreadStage
 from pipelines.model import Event, HistoryMessage, Pair, Thread, curated_text, lineage, record_id
-from pipelines.pairs import PairExtractor
 from pipelines.subjects import thread_subjects
+from pipelines.tasks import TaskLabeler
 
 
 def thread_links(thread: Thread) -> tuple[tuple[str, str], ...]:
@@ -117,20 +117,21 @@ class _ToUnit(ThreadStage):
     def __init__(self, version: str, pairs: PairsConfig | None = None):
         self.version, self.pairs = version, pairs or PairsConfig()
         self.units = Metrics.counter("loopline", "records.units")
-        self._extractor: PairExtractor | None = None
+        self._labeler: TaskLabeler | None = None
 
-    def task(self, prompt: str) -> str:
-        """Feedback gets the task its prompt would get as a pair (same classifier, same keywords)."""
-        if self._extractor is None:
-            self._extractor = PairExtractor(self.pairs)
-        return self._extractor.task(prompt)
+    def task(self, prompt: str, response: str | None) -> str:
+        """Feedback gets the task its prompt and response would get as a pair (the same labeler)."""
+        if self._labeler is None:
+            self._labeler = TaskLabeler(self.pairs)
+        return self._labeler.label([prompt], [response] if response else None)[0]
 
     def handle(self, thread: Thread):
         records: dict[str, list[dict]] = {}
         subjects = thread_subjects(thread)
         for event in thread.events:
             if event.kind == "feedback":
-                example = _feedback_example(event, thread, self.version, self.task(event.record["prompt"]))
+                task = self.task(event.record["prompt"], event.record.get("response"))
+                example = _feedback_example(event, thread, self.version, task)
                 records.setdefault("FeedbackExample", []).append(example)
             elif event.duplicate_of is None and curated_text(event).strip():
                 records.setdefault("CuratedDocument", []).append(_document(event, thread, subjects, self.version))

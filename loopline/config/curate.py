@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from loopline.config.base import Section, Share
 
@@ -276,6 +278,97 @@ class PairsConfig(Section):
         },
         description="Keyword rules: the task with most hits in the prompt wins; no hit -> other.",
     )
+    task_method: Literal["embedding", "keywords"] = Field(
+        "keywords",
+        description="How pairs get their task (pipelines/tasks.py): 'keywords' counts task_keywords (no model; 0.81 "
+        "accurate on simulated traffic); 'embedding' compares all-MiniLM-L6-v2 embeddings of the prompt's sentences "
+        "and the response with task_labels (0.946 on a held-out simulator seed, but ~1000x the cost per pair on CPU, "
+        "so opt-in until it reaches 0.95).",
+    )
+    task_labels: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "billing": [
+                "I have a question about my invoice or a charge on my card.",
+                "I was charged the wrong amount and would like a refund.",
+                "How much does my subscription cost and when will I be billed?",
+                "Please update our payment method or billing details.",
+                "We need a receipt, a credit note or a corrected tax amount on the bill.",
+                "Why did the price of our plan go up?",
+                "We were billed twice this month.",
+                "I cancelled but you still took money from my account.",
+                "Can we switch to yearly payment or change our plan?",
+                "Our payment failed and the card was declined.",
+            ],
+            "technical": [
+                "The app shows an error message and does not work.",
+                "The software keeps crashing or freezing.",
+                "The service is very slow or down for us.",
+                "Our API calls or integration are failing.",
+                "Data is not syncing between devices since the last update.",
+                "I cannot install or configure the product.",
+                "A feature stopped working after the new version was released.",
+                "Exports, uploads or scheduled jobs fail with a timeout.",
+                "The page does not load properly in my browser.",
+                "We found a bug and can reproduce it every time.",
+                "Is there a status page or an update on the incident?",
+                "Do I need to restart or change a setting for the fix to work?",
+                "The dashboard or a report shows a blank page or wrong results.",
+                "Our logs show an error code and a stack trace.",
+                "Network or certificate problems since we moved our servers.",
+            ],
+            "account": [
+                "I cannot log in to my account or reset my password.",
+                "I am locked out because of two-factor authentication.",
+                "Please change the email address or name on my profile.",
+                "How do I give a colleague access or change user permissions?",
+                "Please close or delete my account.",
+                "What personal data do you keep about me?",
+                "The password reset email never arrives.",
+                "We need to transfer ownership of the account to someone else.",
+                "Someone may have accessed my account without permission.",
+                "Please merge our user accounts into one.",
+            ],
+            "shipping": [
+                "My order has not arrived yet.",
+                "Where is my package? The tracking has not updated.",
+                "The parcel arrived damaged or items were missing.",
+                "Can I change the delivery address for my order?",
+                "How do I send an item back and get a return label?",
+                "The courier says it was delivered but I never received it.",
+                "I received the wrong item in my order.",
+                "When will my order be shipped?",
+                "My refund for the returned item has not been processed.",
+                "Can you deliver to another country and how long does it take?",
+            ],
+            "other": [
+                "I have a general question about your company or products before buying.",
+                "I would like to give feedback or suggest a new feature.",
+                "Do you offer discounts for schools, students or nonprofits?",
+                "We are interested in a partnership or reselling your product.",
+                "Could you send us documents or certificates for our supplier records?",
+                "I am a journalist and would like to ask a few questions.",
+                "Can I speak to someone from sales about a quote?",
+                "Are you hiring, or do you offer internships?",
+                "I wanted to say thank you for the great service.",
+                "Do you have a roadmap or plans for new products?",
+            ],
+        },
+        description="For task_method 'embedding': per task, sentences a customer might write about it, in plain words. "
+        "Each prompt sentence votes for the task of its most similar descriptions (cosine), the response's similarity "
+        "adds to the votes, the best task wins (pipelines/tasks.py). 'other' may have descriptions of its own.",
+    )
+    task_response_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the response's similarity next to the prompt's sentence votes; 0: prompts only "
+        "(a third less embedding work, some accuracy lost).",
+    )
+    task_threshold: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="When no prompt sentence nor the response reaches this cosine with any description, the task is 'other'.",
+    )
     auto_reply_patterns: list[str] = Field(
         default_factory=lambda: [
             r"\bout of (the )?office\b",
@@ -318,3 +411,21 @@ class PairsConfig(Section):
         description="Local parts (before '@', case aside, '+tag' ignored) of addresses that only send automated mail: "
         "their mail is the system's, in any tenant, and never a prompt or an answer.",
     )
+
+    @field_validator("task_labels")
+    @classmethod
+    def _described_tasks(cls, labels: dict[str, list[str]]) -> dict[str, list[str]]:
+        """A task without a description could never be chosen, a blank one matches anything: both are typos."""
+        for task, descriptions in labels.items():
+            if not task.strip():
+                raise ValueError("task names must not be blank")
+            if not descriptions or any(not d.strip() for d in descriptions):
+                raise ValueError(f"task {task!r} needs at least one description, none blank")
+        return labels
+
+    @model_validator(mode="after")
+    def _labels_for_embedding(self) -> PairsConfig:
+        """Embedding labels without descriptions would call every pair 'other'."""
+        if self.task_method == "embedding" and not self.task_labels:
+            raise ValueError("task_method 'embedding' needs task_labels")
+        return self

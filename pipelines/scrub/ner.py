@@ -33,14 +33,32 @@ def _segments(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _may_name(segment: str) -> bool:
-    """A capitalized word after the first, or a capitalized first word that is no stop word."""
+    """A capitalized word after the first, a capitalized first word that is no stop word, or any
+    word in a segment without capitals (chat typed in lowercase: case says nothing there)."""
     words = segment.split()
     if not words:
         return False
+    if segment == segment.lower():
+        return any(c.isalpha() for c in segment)
     if any(_CAPITALIZED.match(w) for w in words[1:]):
         return True
     first = regex.sub(r"[^\p{L}]", "", words[0]).lower()
     return bool(_CAPITALIZED.match(words[0])) and first not in STOP_WORDS and first not in NOT_NAMES
+
+
+_WORD = regex.compile(r"\p{L}+(?:['’]\p{L}+)*")
+_CHAT_WORDS = frozenset("ping pinged cc pls plz thx ok asked said says wrote".split())  # capitalized, NER takes them in
+
+
+def _cased(segment: str) -> str:
+    """An all-lowercase segment with its words that are no stop words capitalized, offsets unchanged:
+    the small model finds names by their capitals ("ping rik" -> "ping Rik")."""
+    if segment != segment.lower():
+        return segment
+    cased = _WORD.sub(
+        lambda m: w if (w := m.group()) in STOP_WORDS or w in NOT_NAMES or w in _CHAT_WORDS else w[:1].upper() + w[1:], segment
+    )
+    return cased if len(cased) == len(segment) else segment
 
 
 class NerEngine(SpacyNlpEngine):
@@ -77,7 +95,7 @@ class NerEngine(SpacyNlpEngine):
         nlp = self.nlp[language]
         texts = [str(t) for t in texts]
         pieces = [[(s, e) for s, e in _segments(t) if _may_name(t[s:e])] for t in texts]
-        ner_texts = ["\n".join(t[s:e] for s, e in p) for t, p in zip(texts, pieces)]
+        ner_texts = ["\n".join(_cased(t[s:e]) for s, e in p) for t, p in zip(texts, pieces)]
         for text, spans, ner_doc in zip(texts, pieces, nlp.pipe(ner_texts, batch_size=batch_size, n_process=n_process)):
             doc = nlp.make_doc(text)
             starts = list(accumulate((e - s + 1 for s, e in spans[:-1]), initial=0))  # of each piece in ner_doc

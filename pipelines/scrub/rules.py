@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import regex
 from presidio_analyzer import LocalRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
 
 FLAGS = regex.MULTILINE
 _I = FLAGS | regex.IGNORECASE
@@ -27,7 +28,7 @@ _TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|M|Mme|Mlle|Sr|Sra|Srta|Don|
 _BR = r"(?:[ \t]*(?:\r?\n|<br\s*/?>|</?(?:p|div|span)\b[^>]*>))+[ \t]*"  # a line break, plain or HTML
 _EOL = r"(?=[ \t]*(?:\r?\n|<|$))"
 _GREETING = (
-    r"(?:Hi|Hello|Hey|Hiya|Dear|Good[ \t]+(?:morning|afternoon|evening|day)|Hallo|Liebe[rs]?|"
+    r"(?:Hi|Hello|Hey|Hiya|Dear|Welcome|Good[ \t]+(?:morning|afternoon|evening|day)|Hallo|Liebe[rs]?|"
     r"Sehr[ \t]+geehrte[rs]?|Bonjour|Bonsoir|Salut|Cher|Chère|Hola|Buenos[ \t]+días|Buenas[ \t]+tardes|"
     r"Estimad[oa]|Querid[oa])"
 )
@@ -44,7 +45,7 @@ NOT_NAMES = frozenset(
     there folks guys colleague colleagues friend friends thanks thank good morning afternoon evening hello hi hey
     dear regards best kind cheers many sent get again please sorry yes no okay ok happy from the this that here
     admin administrator helpdesk desk department user users client clients partner partners specialist engineer
-    manager lead officer director assistant coordinator agent representative
+    voicemail aboard back manager lead officer director assistant coordinator agent representative
     mr mrs ms miss mx dr prof herr frau mme mlle sr sra srta
     von mit viele beste gruß grüße sie wenn und ich wir bitte danke outlook
     cordialement bien merci vous nous une bonjour saludos atentamente gracias una el hola""".split()
@@ -56,14 +57,20 @@ _STREET = (
 )
 _ADDR_LOWER = (
     r"(?:avenue|rue|boulevard|bd|chemin|place|allée|impasse|quai|route|cours|calle|de|del|la|las|los|le|les|"
-    r"du|des|d['’]|sur|en|y|am|an|der|im|bei|apt\.?|suite|flat|unit)"
+    r"du|des|d['’]|sur|en|y|am|an|der|im|bei|apt\.?|suite|flat|unit|da|do|das|dos|di|e|"
+    r"utca|út|útja|tér|köz|körút|sor|piano|van|het)"
 )
-_ADDR_WORD = rf"(?:\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}}[A-Za-z]?)?|{_UP}(?:{_LETTER}|['’.\-])*|{_ADDR_LOWER}(?![\p{{L}}]))"
+_ADDR_WORD = rf"(?:\d{{1,5}}[A-Za-zªº]?(?:[-/]\d{{1,5}}[A-Za-z]?)?\.?|{_UP}(?:{_LETTER}|['’.\-])*|{_ADDR_LOWER}(?![\p{{L}}]))"
 _ADDR_SEG = rf"{_ADDR_WORD}(?:[ \t]+{_ADDR_WORD}){{0,7}}"
-_CITY_WORD = rf"{_UP}(?:{_LETTER}|['’\-])*"
-_CITY = rf"{_CITY_WORD}(?:[ \t\-]+(?:{_CITY_WORD}|sur|la|le|les|de|du|en|am|an|der|im|bei))*"
+_CITY_WORD = rf"(?:['’]t[ \t]+|['’]s-)?{_UP}(?:{_LETTER}|['’\-])*"
+_CITY = (
+    rf"{_CITY_WORD}(?:[ \t\-]+(?:{_CITY_WORD}|sur|la|le|les|de|du|en|am|an|der|im|bei|da|do|das|dos|di|del|e))*"
+    r"(?:[ \t]*\([A-Z]{2}\)|[ \t]*/[ \t]*[A-Z]{2})?"  # Italian "(TN)", Brazilian "/ SP": the province or state
+)
 _POSTAL_ALPHA = r"(?:[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})(?![\w])"
-_POSTAL_ANY = rf"(?:{_POSTAL_ALPHA}|\d{{4,5}}(?:[ \t]+{_CITY})?(?![\w]))"
+# Postcodes before the city: "94257", "H-8367" (Hungary), "1532-301" (Portugal), "72883-108" (Brazil), "2510 SK" (NL).
+_POSTCODE = r"(?:\d{4}[ \t]?[A-Z]{2}|(?:[A-Z]{1,2}-)?\d{4,5}(?:-\d{3,4})?|\d{8})(?![\w\-])"
+_POSTAL_ANY = rf"(?:{_POSTAL_ALPHA}|{_POSTCODE}(?:[ \t]*,?[ \t]+{_CITY})?(?![\w])|{_CITY}[ \t]*[-,]?[ \t]*\d{{6}}(?![\w]))"
 
 
 def _digits(s: str) -> str:
@@ -126,7 +133,7 @@ class _Rule(NamedTuple):
 
 RULES = [
     _Rule("EMAIL_ADDRESS", r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", 0.9),
-    _Rule("CREDIT_CARD", r"(?<![\w-])\d{4}(?:[ \-]?\d{4,6}){2}(?:[ \-]?\d{1,5})?(?![\w-])", 0.4, _card),
+    _Rule("CREDIT_CARD", r"(?<![\w-])\d{4}(?:[ \-]?\d{4,6}){2}(?:[ \-]?\d{1,5}){0,2}(?![\w-])", 0.4, _card),
     _Rule("IBAN_CODE", r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w])", 0.4, _iban),
     _Rule("US_SSN", r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])", 0.5),
     _Rule(
@@ -213,6 +220,20 @@ RULES = [
         None,
         False,
     ),
+    # a street line over a postcode line (signatures, shipping labels): the postcode line vouches for the street
+    _Rule(
+        "STREET_ADDRESS",
+        rf"^[ \t]*(?=[^\n]*\d)(?:{_ADDR_SEG})(?:[ \t]*,[ \t]*{_ADDR_SEG}){{0,2}}[ \t]*\r?\n[ \t]*"
+        rf"(?:{_POSTCODE}(?:[ \t]*,?[ \t]+{_CITY}|[ \t]*\r?\n[ \t]*{_CITY})?|{_CITY}(?:[ \t]*,[ \t]*{_ADDR_SEG})?"
+        rf"[ \t]*[-,]?[ \t]*(?:\d{{6}}|{_POSTAL_ALPHA}))(?=[ \t]*(?:\r?\n|$))",
+        0.6,
+        None,
+        False,
+    ),
+    # US military mail: "PSC 1234, Box 5678" / "Unit 1234 Box 56" / "CMR 123", a ship, then "APO AE 09123"
+    _Rule("STREET_ADDRESS", r"\b(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5}\b", 0.6, None, False),
+    _Rule("STREET_ADDRESS", r"\b[AFD]PO[ \t]+A[AEP][ \t]+\d{5}(?:-\d{4})?\b", 0.6, None, False),
+    _Rule("STREET_ADDRESS", r"^[ \t]*(?:USNS|USNV|USS|USCGC)\b[^\n]{0,40}(?=\r?\n[ \t]*[AFD]PO[ \t]+A[AEP]\b)", 0.6, None, False),
     # names where letters put them: greetings, sign-offs, signatures, introductions, mail headers
     _Rule("PERSON", rf"\b{_GREETING}[ \t]+{_TITLE}(?P<v>{_NAME})(?=[ \t]*(?:[,!:;.]|\r?\n|<|$))", 0.8, check_person, False),
     # (lookbehinds, so a rejected "Beste Grüße" after "Thanks," can still be the sign-off before the name)
@@ -253,6 +274,59 @@ RULES = [
         check_person,
         False,
     ),
+]
+
+# Labels that introduce people, one or a list: "Attendees: Ana Silva, Bo Berg and Cy Dunn", "Reporter: Ana Silva".
+_PEOPLE_LABEL = (
+    r"(?i:\b(?:co-?founders?|founders?|attendees|participants|present|apologies|absent|invitees|guests|speakers|"
+    r"panelists|members|owners?|reviewers?|approvers?|assignees?|reporter|requester|organi[sz]ers?|hosts?|"
+    r"signatories|stakeholders|contacts?|authors?|(?:directed|sponsored|requested|approved|reviewed|prepared|"
+    r"signed|reported|assigned[ \t]+to|raised)[ \t]+by))[ \t]*:[ \t]*"
+)
+_LIST_SEP = r"[ \t]*(?:[,;&/]|\band\b|\bund\b|\bet\b|\by\b|\be\b)[ \t]*"
+# Verbs that take a person: "ping rik", "follow up with glen austin", "as discussed with Ana Silva".
+_PERSON_VERB = (
+    r"(?i:\b(?:ping|cc|loop[ \t]+in|follow[ \t]+up[ \t]+with|talk[ \t]+to|speak[ \t]+(?:to|with)|spoke[ \t]+"
+    r"(?:to|with)|check[ \t]+with|reach[ \t]+out[ \t]+to|(?:discussed|met|agreed|confirmed)[ \t]+with|ask))[ \t]+"
+)
+# A lowercase word that can be a name in lowercase chat: no stop word, no role, no time of day.
+_LOWER_NAME_WORD = (
+    r"(?!(?:"
+    + "|".join(
+        sorted(STOP_WORDS | NOT_NAMES | {"today", "tomorrow", "tonight", "yesterday", "asap", "later"}, key=len, reverse=True)
+    )
+    + r")(?![\p{L}'’\-]))\p{Ll}[\p{Ll}'’\-]+(?![\p{L}@.\d])"
+)
+RULES += [
+    _Rule("PERSON", rf"(?<={_PEOPLE_LABEL}(?:{_NAME}{_LIST_SEP})*){_TITLE}(?P<v>{_NAME})", 0.8, check_person, False),
+    # directory rows and exports, a cell with words after the name: "Fontaine, Marthe | Account Manager | ..."
+    _Rule(
+        "PERSON",
+        rf"^[ \t]*(?P<v>{NAME_WORD}(?:[ \t]+{NAME_WORD})?,[ \t]*{NAME_WORD}(?:[ \t]+{NAME_WORD})?)(?=[ \t]*[|\t;][^\n]*\p{{L}})",
+        0.7,
+        check_person,
+        False,
+    ),
+    _Rule("PERSON", rf"{_PERSON_VERB}{_TITLE}(?P<v>{_NAME})", 0.7, check_person, False),
+    _Rule("PERSON", rf"{_PERSON_VERB}(?P<v>{_LOWER_NAME_WORD}(?:[ \t]+{_LOWER_NAME_WORD})?)", 0.6, check_person, False),
+    _Rule(
+        "PERSON",
+        rf"(?:^|[,;:!?][ \t]+)(?P<v>{_LOWER_NAME_WORD})[ \t]+(?:asked|said|says|mentioned|suggested|wrote)\b",
+        0.6,
+        check_person,
+        False,
+    ),
+    _Rule(
+        "PERSON",
+        rf"(?i:\b(?:voicemail|missed[ \t]+call|message|text)[ \t]+from)[ \t]+{_TITLE}(?P<v>{_NAME})",
+        0.7,
+        check_person,
+        False,
+    ),
+    _Rule("PERSON", rf"(?i:\b(?:the|full|legal)[ \t]+name(?:[ \t]+is)?)[ \t]+(?P<v>{_NAME})", 0.7, check_person, False),
+    _Rule("PERSON", rf"(?i:\b(?:hi|hey|hello)[ \t,]+it['’]s)[ \t]+(?P<v>{_NAME})", 0.7, check_person, False),
+    # a message signed with a dash after its last sentence: "... until Friday. - Anna"
+    _Rule("PERSON", rf"(?<=[.!?)][ \t]+[-–—][ \t]*)(?P<v>{_NAME})(?=[ \t]*$)", 0.7, check_person, False),
 ]
 
 

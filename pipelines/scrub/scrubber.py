@@ -155,7 +155,10 @@ _NAME_TOKEN = regex.compile(rf"{NAME_WORD}", FLAGS)
 
 
 def _name_words(name: str) -> list[str]:
-    """The words of a detected name that can stand for the person on their own ("Anna" of "Anna Smith")."""
+    """The words of a detected name that can stand for the person on their own ("Anna" of "Anna Smith").
+    A name typed in lowercase ("ping anna") gives its words capitalized, as they are written elsewhere."""
+    if name == name.lower() != name.title():
+        return _name_words(name.title())
     return [w for w in _NAME_TOKEN.findall(name) if len(w) > 1 and w.lower() not in NOT_NAMES and w.lower() not in STOP_WORDS]
 
 

@@ -30,6 +30,7 @@ KEY = "loop-test-key"
 ROUNDS = 4  # round 0 on the base model, then one per cycle
 QUESTIONS = 10
 EVENTS_PER_ROUND = 400
+MAX_TOKENS = 96  # the trained answers open with a greeting and an introduction before the resolution
 DAY_MS = 86_400_000
 
 
@@ -39,9 +40,11 @@ def loop_config(home: Path) -> Path:
         "home": str(home),
         "kafka": {"port": free_port(), "controller_port": free_port()},
         "pipeline": {"follow": {"metrics_port": 0}},
-        "serve": {"port": free_port(), "threads": 2, "registry_poll_s": 1.0, "default_max_tokens": 64},
+        # one torch thread each: on 2 cores, threads that wait on a core another service holds slow down ~20x
+        "serve": {"port": free_port(), "threads": 1, "registry_poll_s": 1.0, "default_max_tokens": MAX_TOKENS},
         "trainer": {
             "device": "cpu",
+            "threads": 1,
             "model": {"method": "lora", "max_length": 192},
             "data": {"max_new_pairs": 160, "golden_percent": 5},
             "sft": {"max_steps": 24, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every": 12},
@@ -75,7 +78,8 @@ def wait_for(what: str, check, timeout_s: float, proc: subprocess.Popen, log: Pa
 def ask_and_rate(client: OpenAI, http: httpx.Client, user: SimulatedUser, asks) -> tuple[float, set[str]]:
     ups, versions = 0, set()
     for ask in asks:
-        reply = client.chat.completions.create(model="loopline", messages=[{"role": "user", "content": ask.text}], max_tokens=64)
+        messages = [{"role": "user", "content": ask.text}]
+        reply = client.chat.completions.create(model="loopline", messages=messages, max_tokens=MAX_TOKENS)
         versions.add(reply.model_extra["adapter_version"])
         rating = user.rate(ask, reply.choices[0].message.content)
         ups += rating == "up"

@@ -74,7 +74,9 @@ def _simulated_pairs(seed: int, count: int, directory, config: PairsConfig | Non
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory):
-    pairs, truth, ids = _simulated_pairs(5, 5000, tmp_path_factory.mktemp("pairs"))
+    # keyword tasks: this measures pairing, and keeps the model out of 5,000 events (tests/pipelines/test_tasks.py
+    # measures the embedding labels)
+    pairs, truth, ids = _simulated_pairs(5, 5000, tmp_path_factory.mktemp("pairs"), PairsConfig(task_method="keywords"))
     expected = {i: t["answers"] for i, t in truth.items() if t["answers"]}
     return pairs, expected, ids
 
@@ -95,14 +97,16 @@ def test_prompts_and_tasks(extracted):
     prompt_exact = sum({ids[_coords(m)] for m in pairs[r].prompts} == set(expected[r]["prompt_ids"]) for r in hits) / len(hits)
     task_accuracy = sum(pairs[r].task == expected[r]["task"] for r in hits) / len(hits)
     print(f"prompt sets exact {prompt_exact:.3f}, task accuracy {task_accuracy:.3f}")
-    assert prompt_exact >= 0.95 and task_accuracy >= 0.82  # measured 0.967 / 0.839
+    assert prompt_exact >= 0.95 and task_accuracy >= 0.82  # measured 0.967 / 0.839 (keyword tasks)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_pair_ever_has_a_non_customer_prompt_or_a_non_agent_response(seed, tmp_path):
     """Against the simulator's truth role of every message: every pair formed (not only those kept),
     with the support senders configured (the default) and, for the In-Reply-To fallback, without."""
-    for name, config in (("configured", PairsConfig()), ("chain", PairsConfig(support_senders={}))):
+    configs = {"configured": {}, "chain": {"support_senders": {}}}
+    for name, fields in configs.items():
+        config = PairsConfig(task_method="keywords", **fields)  # tasks play no part in roles: no model needed
         pairs, truth, ids = _simulated_pairs(seed, 3000, tmp_path / name, config)
         assert pairs
         bad_prompts = [r for r, p in pairs.items() if any(truth[ids[_coords(m)]]["role"] != "customer" for m in p.prompts)]
@@ -115,8 +119,6 @@ def test_auto_replies_and_filler_never_pair():
     assert extractor.auto_reply.search("Thank you for contacting us, we have received your message. Ref CS-1.")
     assert extractor.auto_reply.search("Ich bin bis 3.1. nicht im Büro.")
     assert not extractor.auto_reply.search("I'm Tom, thank you for contacting us. I have reset your password.")
-    assert extractor.task("My parcel never arrived and the tracking page is empty.") == "shipping"
-    assert extractor.task("Nothing in particular.") == "other"
 
 
 # --- hand-made threads -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from loopline.simulator.generate import generate
 from pipelines.guard import DEAD
 from pipelines.model import Event, KafkaRecord, Thread
 from pipelines.scrub import ScrubThreads, filter_lines, scrubber
+from pipelines.scrub.rules import RULES, RuleRecognizer
 
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
 PLAIN_FIELDS = ("text", "body_text", "prompt", "response", "comment")
@@ -267,3 +268,92 @@ def test_scrub_threads_masks_messages_and_feedback_and_dead_letters_a_broken_thr
         dict(e.pii_counts).get("EMAIL_ADDRESS", 0) for t in scrubbed for e in t.events
     )
     assert counters["scrub.errors"] == 1
+
+
+def _masked(scrub, text: str) -> dict[str, str]:
+    """value -> type of what scrubbing `text` masks."""
+    [r] = scrub.scrub_batch([text], ["c"])
+    return {text[e["start"] : e["end"]]: e["type"] for e in r.entities}
+
+
+@pytest.mark.parametrize(
+    ("text", "street", "city"),
+    [
+        (
+            "Kind regards\nMaija Virtanen\nMannerheimintie 12\n00100 Helsinki\nTel. +358 9 123 4567",
+            "Mannerheimintie 12",
+            "00100 Helsinki",
+        ),
+        ("Szállítási cím:\nAndrássy út 60.\nH-1062 Budapest", "Andrássy út 60.", "H-1062 Budapest"),
+        ("Morada:\nRua Augusta, 274\n1100-053 Lisboa", "Rua Augusta, 274", "1100-053 Lisboa"),
+        ("Postadres\nPrinsengracht 263\n1016 GV\nAmsterdam", "Prinsengracht 263", "Amsterdam"),
+        ("Indirizzo:\nVia del Corso, 12\n00186, Roma (RM)", "Via del Corso, 12", "00186, Roma (RM)"),
+    ],
+)
+def test_a_street_line_over_a_postcode_line_is_one_address(scrub, text, street, city):
+    masked = _masked(scrub, text)
+    block = next(v for v, t in masked.items() if t == "STREET_ADDRESS")
+    assert street in block and city in block
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Release notes\nVersion 4.2\n2024 Roadmap",  # a number line over a year: no postcode line
+        "Invoice total 1200\n15000 units shipped",
+        "Meeting room 12\nsee you there",
+    ],
+)
+def test_lines_that_only_look_like_an_address_block_are_left(scrub, text):
+    assert "STREET_ADDRESS" not in _masked(scrub, text).values()
+
+
+def test_inline_addresses_with_european_postcodes(scrub):
+    text = "New office: Rua Augusta, 274, 1100-053 Lisboa from Monday; the old one was Keizersgracht 123, 1015CJ, Amsterdam."
+    masked = _masked(scrub, text)
+    assert masked.get("Rua Augusta, 274, 1100-053 Lisboa") == "STREET_ADDRESS"
+    assert masked.get("Keizersgracht 123, 1015CJ, Amsterdam") == "STREET_ADDRESS"
+    assert "STREET_ADDRESS" not in _masked(scrub, "Order 1234, shipped on Monday, October 26, 2026.").values()
+
+
+def test_us_military_addresses(scrub):
+    masked = _masked(
+        scrub, "Send it to:\nSgt. Dana Reed\nPSC 1234, Box 5678\nAPO AE 09123\nand\nUnit 2050 Box 4190\nFPO AP 96522"
+    )
+    assert {v for v, t in masked.items() if t == "STREET_ADDRESS"} >= {"PSC 1234, Box 5678\nAPO AE 09123"}
+    assert "Unit 2050 Box 4190" in " ".join(masked) and "FPO AP 96522" in " ".join(masked)
+    assert "STREET_ADDRESS" not in _masked(scrub, "The unit ships in a box of 12; see PO 4500").values()
+
+
+def test_nineteen_digit_cards_in_five_groups(scrub):
+    card = "4000-0012-3456-7899-992"  # Luhn-valid, 19 digits as 4-4-4-4-3
+    assert _masked(scrub, f"Card on file: {card}, exp 07/29.") == {card: "CREDIT_CARD"}
+
+
+def test_lowercase_names_in_chat(scrub):
+    masked = _masked(scrub, "ok will follow up with maria gonzalez tomorrow, ping tomasz about the refund")
+    assert masked.get("maria gonzalez") == "PERSON" and masked.get("tomasz") == "PERSON"
+    assert not _masked(scrub, "ok i'll ping you tomorrow, please follow up with the billing team asap")
+
+
+def test_people_in_labelled_lists_and_directory_rows(scrub):
+    masked = _masked(scrub, "Attendees: Ana Silva, Bo Berg and Cy Dunn\nAgenda: Q3 Budget, Hiring and Roadmap")
+    assert {"Ana Silva", "Bo Berg", "Cy Dunn"} <= {v for v, t in masked.items() if t == "PERSON"}
+    person_rules = RuleRecognizer("PERSON", [r for r in RULES if r.entity == "PERSON"])
+    assert not person_rules.analyze("Agenda: Q3 Budget, Hiring and Roadmap", ["PERSON"])  # NER may still guess
+    row = _masked(scrub, "Nakamura, Kenji | Head of Support | kenji@example.com\nTotal, Net | 12 | 14")
+    assert row.get("Nakamura, Kenji") == "PERSON" and "Total, Net" not in row
+    assert _masked(scrub, "Reporter: Ines Duarte\nOwner: Platform Team").get("Ines Duarte") == "PERSON"
+    assert "Platform Team" not in _masked(scrub, "Owner: Platform Team")
+
+
+def test_names_after_verbs_and_context_words(scrub):
+    cases = {
+        "As discussed with Tomás Ferreira last week, the rollout is on hold.": "Tomás Ferreira",
+        "Voicemail from Priya Natarajan at 09:12, call back please.": "Priya Natarajan",
+        "Documents received, they match the name Jonas Lindqvist.": "Jonas Lindqvist",
+        "Can you call me back on Friday? - Henrike": "Henrike",
+    }
+    for text, name in cases.items():
+        assert _masked(scrub, text).get(name) == "PERSON", text
+    assert not _masked(scrub, "Voicemail from the billing desk. - Support")
