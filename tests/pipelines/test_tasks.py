@@ -100,7 +100,7 @@ def test_keyword_fallback(keywords):
         {"task_labels": {"billing": []}},
         {"task_labels": {"billing": ["  "]}},
         {"task_labels": {" ": ["I was charged twice."]}},
-        {"task_labels": {}},
+        {"task_method": "embedding", "task_labels": {}},
         {"task_threshold": 1.5},
         {"task_response_weight": -1},
     ],
