@@ -69,8 +69,8 @@ def print_cycle(c: cfg.LooplineConfig, report) -> None:
     for who in ("base", "current", "candidate"):
         if who in report.metrics:
             m = report.metrics[who]
-            match = "-" if m.get("answer_match") is None else f"{m['answer_match']:.3f}"
-            table.add_row(who, f"{m['domain_ppl']:.3f}", f"{m['general_ppl']:.3f}", match, f"{m['rouge_l']:.3f}")
+            cells = [m.get(k) for k in ("domain_ppl", "general_ppl", "answer_match", "rouge_l")]
+            table.add_row(who, *("-" if v is None else f"{v:.3f}" for v in cells))  # None: not measured (e.g. rouge_samples 0)
     console.print(table)
     reads = ", ".join(f"{r['kind']} {r['dataset']}@{r['since']}..{r['seq']}" for r in report.reads)
     console.print(
