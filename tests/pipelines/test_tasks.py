@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from loopline.config import CleanConfig, PairsConfig
-from pipelines.clean import Cleaner, event_text
+from loopline.config import PairsConfig
 from pipelines.pairs import PairExtractor
 from pipelines.simulated import message_id, simulated_threads
 from pipelines.tasks import TaskLabeler, sentences
+from tests.pipelines.test_pairs import _curated
 
 PROMPTS = {
     "billing": [
@@ -117,16 +117,10 @@ def test_keywords_need_no_labels():
 def test_accuracy_on_simulated_pairs():
     """Seed 3: the default descriptions were written looking at seed 7 only (bench/task_labels.py)."""
     threads, truth = simulated_threads(seed=3, count=1500)
-    cleaner, extractor = Cleaner(CleanConfig()), PairExtractor(EMBEDDING)
+    extractor = PairExtractor(EMBEDDING)
     right = total = 0
-    for thread in threads:
-        events = []
-        for e in thread.events:
-            kind, text, html = event_text(e)
-            events.append(
-                e._replace(text=cleaner.clean(kind, text=text, html=html), duplicate_of=truth[message_id(e)]["duplicate_of"])
-            )
-        for pair in extractor.extract(thread._replace(events=tuple(events))):
+    for thread in _curated(threads, truth):  # cleaned, duplicates flagged from the truth: as the pairs tests do
+        for pair in extractor.extract(thread):
             if expected := truth[message_id(pair.response)]["answers"]:
                 right, total = right + (pair.task == expected["task"]), total + 1
     print(f"task accuracy {right / total:.3f} of {total} pairs")
