@@ -140,7 +140,7 @@ class ContinualTrainer:
             random.Random(cfg.data.seed).shuffle(outputs)
             train = [{**p, "output": o} for p, o in zip(train, outputs)]
         feedback = training_data.feedback_since(snap, 0 if plan["rebuild"] else plan["cursor"])
-        if not train and skip_reason(feedback, cfg.kto):
+        if not selected.new and skip_reason(feedback, cfg.kto):  # replay alone teaches nothing new
             self.registry.set_cursor(cfg.dataset, snap.seq)
             self._plan_path(version).unlink()
             return CycleReport(

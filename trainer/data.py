@@ -63,8 +63,8 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     new: pairs first committed after the cursor, not golden, above the quality floor and within the task caps.
     At most `max_new_pairs` of them are trained, a subset chosen by pair-id hash (stable if the cycle reruns);
     the cursor still advances to snap.seq, so the rest are counted in `left_out["over_max_new_pairs"]` and can
-    only come back as replay in a later cycle. replay: a sample of replay_ratio x len(new) earlier pairs, seeded
-    by (seed, dataset, seq). golden: every golden pair above the quality floor, by pair id: the gate's test set.
+    only come back as replay in a later cycle. replay: a sample of replay_ratio x len(new) earlier pairs (at least
+    enough to make `min_pairs` in all), seeded by (seed, dataset, seq). golden: every golden pair above the quality floor, by pair id: the gate's test set.
     full_rebuild: train from scratch after a deletion: every eligible pair is new (no max, no replay).
     Forgotten subjects need no filter here: a snapshot never returns their records, whatever its seq.
     Reads the snapshot's pairs whole (and, unless rebuilding, those since the cursor once more).
@@ -88,7 +88,7 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
         left_out["over_max_new_pairs"] = len(good) - cfg.max_new_pairs
         good = sorted(good, key=lambda p: _id_hash(p["pair_id"]))[: cfg.max_new_pairs]
     fresh_ids = {p["pair_id"] for p in fresh}
-    wants_replay = not full_rebuild and cfg.replay_ratio > 0
+    wants_replay = not full_rebuild and (cfg.replay_ratio > 0 or cfg.min_pairs > 0)
     earlier_pool = [
         p
         for p in everything
@@ -121,9 +121,9 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     left_out["task_capped"] = len(good) - len(new)
 
     replay: list[dict] = []
-    if wants_replay and new:
+    if wants_replay:
         earlier = select_pairs(earlier_pool, caps, cfg.min_quality)
-        size = min(len(earlier), round(cfg.replay_ratio * len(new)))
+        size = min(len(earlier), max(round(cfg.replay_ratio * len(new)), cfg.min_pairs - len(new)))
         seed = f"{cfg.seed}/{snap.dataset}/{snap.seq}"
         if weight is None:
             replay = sorted(random.Random(seed).sample(earlier, size), key=lambda p: p["pair_id"])

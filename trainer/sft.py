@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shutil
 import time
@@ -69,6 +70,12 @@ def device_args(device: str, progress: bool) -> dict:
     }
 
 
+def sft_steps(cfg: TrainerSFTConfig, examples: int) -> int:
+    """cfg.max_steps, fewer when that would pass over the examples more than cfg.max_epochs times."""
+    per_step = cfg.batch_size * cfg.gradient_accumulation_steps
+    return max(1, min(cfg.max_steps, math.ceil(cfg.max_epochs * examples / per_step)))
+
+
 def build_sft_trainer(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -85,7 +92,7 @@ def build_sft_trainer(
     dataset = Dataset.from_list([prompt_completion(pair_messages(p)) for p in pairs])
     args = SFTConfig(
         output_dir=str(output_dir),
-        max_steps=cfg.max_steps,
+        max_steps=sft_steps(cfg, len(pairs)),
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate,
@@ -116,7 +123,7 @@ def run_sft(
     resume: bool = True,
     progress: bool = True,
 ) -> SFTResult:
-    """Train `model` (its adapter, or every weight for method 'full') in place on the pairs for cfg.max_steps steps.
+    """Train `model` (its adapter, or every weight for method 'full') in place on the pairs for sft_steps() steps.
 
     With resume, the newest complete checkpoint in output_dir is loaded first (weights, optimizer, data position),
     so a killed run picks up where it stopped; max_steps counts from the start of the whole run, not the resume.

@@ -26,7 +26,11 @@ class TrainerModelConfig(Section):
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Layers that get LoRA adapters. Every linear layer, as the QLoRA paper recommends: attention "
+        "alone learned the answers' style but not their content (the MLP layers hold most of what a model knows).",
+    )
     max_length: int = Field(
         256, ge=16, description="Tokens per training example (chat template applied); longer ones are truncated."
     )
@@ -47,6 +51,12 @@ class TrainerDataConfig(Section):
     replay_ratio: float = Field(
         0.5, ge=0, description="Replay sample of earlier pairs, as a share of the new pairs, mixed in to limit forgetting."
     )
+    min_pairs: int = Field(
+        64,
+        ge=0,
+        description="A cycle with fewer new pairs than this trains on this many: replay fills the gap (drawn like the "
+        "replay sample), so a cycle triggered by thumbs-down, with few new pairs, still trains on the tasks rated down.",
+    )
     golden_percent: float = Field(
         3.0,
         gt=0,
@@ -60,6 +70,12 @@ class TrainerSFTConfig(Section):
     """Supervised fine-tuning with trl's SFTTrainer (trainer/sft.py)."""
 
     max_steps: int = Field(60, ge=1, description="Optimizer steps per cycle (sized for a CPU demo; raise on a GPU).")
+    max_epochs: float = Field(
+        3.0,
+        gt=0,
+        description="...and at most this many passes over the cycle's pairs: a cycle of a few pairs takes fewer "
+        "steps instead of memorizing them (a 7-pair cycle at 24 steps x 8 doubled general-text perplexity).",
+    )
     batch_size: int = Field(8, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     learning_rate: float = Field(5e-4, gt=0)

@@ -149,6 +149,7 @@ def test_a_deletion_retrains_from_the_base_and_deletes_the_old_weights(tmp_path,
 def test_a_trainer_killed_mid_cycle_resumes_from_its_last_checkpoint_into_the_same_version(tmp_path, tiny_base):
     c = _config(tmp_path, tiny_base)
     c.trainer.sft.max_steps, c.trainer.sft.checkpoint_every, c.trainer.kto.enabled = 300, 5, False
+    c.trainer.sft.max_epochs = 1000  # a long run on few pairs, so there is time to kill it mid-cycle
     store = CuratedStore(c.store_root, c.trainer.dataset)
     store.create(meta={})
     _fill(store, range(0, 3), 0)

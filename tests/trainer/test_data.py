@@ -26,6 +26,7 @@ def config(**overrides) -> TrainerDataConfig:
         "task_caps": {},
         "max_new_pairs": None,
         "replay_ratio": 0.0,
+        "min_pairs": 0,
         "golden_percent": GOLDEN,
         "seed": 7,
     }
@@ -137,6 +138,19 @@ def test_replay_is_ratio_times_new_drawn_from_earlier_pairs_and_deterministic(st
     assert pair_ids(select_cycle(snap, 1, config(replay_ratio=0.5, seed=8)).replay) != pair_ids(data.replay)
     assert pair_ids(select_cycle(snap, 1, config(replay_ratio=10.0)).replay) == set(earlier)  # no more than there are
     assert data.trained == data.new + data.replay
+
+
+def test_a_cycle_with_few_new_pairs_is_filled_to_min_pairs_with_replay(store):
+    earlier, fresh = ids("old", 100, GOLDEN), ids("new", 5, GOLDEN)
+    commit(store, [pair(i) for i in earlier])
+    commit(store, [pair(i) for i in fresh])
+    snap = store.snapshot()
+    data = select_cycle(snap, 1, config(replay_ratio=0.5, min_pairs=40))
+    assert len(data.new) == 5 and len(data.replay) == 35 and pair_ids(data.replay) <= set(earlier)
+    assert len(select_cycle(snap, 1, config(replay_ratio=0.5, min_pairs=0)).replay) == 2  # the ratio alone: round(2.5)
+    # no new pairs at all (a thumbs-down trigger between batches): the replay alone makes up the set
+    assert len(select_cycle(snap, 2, config(min_pairs=40)).replay) == 40
+    assert len(select_cycle(snap, 1, config(min_pairs=500)).replay) == 100  # no more than there are
 
 
 def test_full_rebuild_trains_every_eligible_pair_with_no_max_and_no_replay(store):
