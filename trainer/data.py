@@ -64,7 +64,8 @@ def select_cycle(snap, cursor: int, cfg: TrainerDataConfig, full_rebuild: bool =
     At most `max_new_pairs` of them are trained, a subset chosen by pair-id hash (stable if the cycle reruns);
     the cursor still advances to snap.seq, so the rest are counted in `left_out["over_max_new_pairs"]` and can
     only come back as replay in a later cycle. replay: a sample of replay_ratio x len(new) earlier pairs (at least
-    enough to make `min_pairs` in all), seeded by (seed, dataset, seq). golden: every golden pair above the quality floor, by pair id: the gate's test set.
+    enough to make `min_pairs` in all), seeded by (seed, dataset, seq). golden: every golden pair above the
+    quality floor, by pair id: the gate's test set.
     full_rebuild: train from scratch after a deletion: every eligible pair is new (no max, no replay).
     Forgotten subjects need no filter here: a snapshot never returns their records, whatever its seq.
     Reads the snapshot's pairs whole (and, unless rebuilding, those since the cursor once more).
