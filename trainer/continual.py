@@ -143,6 +143,7 @@ class ContinualTrainer:
         if not selected.new and skip_reason(feedback, cfg.kto):  # replay alone teaches nothing new
             self.registry.set_cursor(cfg.dataset, snap.seq)
             self._plan_path(version).unlink()
+            self._plan_path(version).parent.rmdir()  # nothing recorded: no card-less gap in the versions
             return CycleReport(
                 None,
                 "nothing-new",

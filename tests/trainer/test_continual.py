@@ -95,11 +95,16 @@ def test_two_cycles_record_lineage_continue_the_adapter_and_advance_the_cursor(t
     assert (registry.adapter_dir("v0001") / "adapter_config.json").exists()
     assert registry.cursor("live") == 2
     assert trainer.run_cycle().outcome == "nothing-new"
+    # thumbs-down alone, no new pair (a trigger between traffic batches): nothing to learn, and no version used up
+    down = [{**f, "example_id": f"{f['example_id']}-down", "desirable": False} for f in feedback]
+    _commit(store, {"FeedbackExample": down}, 2)
+    assert trainer.run_cycle().outcome == "nothing-new" and registry.cursor("live") == 3
+    assert [d.name for d in (registry.root / "versions").iterdir()] == ["v0001"]
 
-    _fill(store, range(3, 5), 2)
+    _fill(store, range(3, 5), 3)
     parent = registry.current().version if report.outcome == "promoted" else None
     second = trainer.run_cycle()
-    assert second.version == "v0002" and second.reads[0]["since"] == 2 and second.reads[0]["seq"] == 3
+    assert second.version == "v0002" and second.reads[0]["since"] == 3 and second.reads[0]["seq"] == 4
     assert second.counts["replay"] > 0
     assert registry.get("v0002").parent == parent
     assert "current" in second.metrics if parent else "current" not in second.metrics
