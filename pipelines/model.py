@@ -71,6 +71,7 @@ class HistoryMessage(NamedTuple):
     recipients: tuple[str, ...] = ()  # email: hashes of its To addresses (as `author`)
     pii_counts: PiiCounts = ()  # masked in `text`
     subjects: tuple[str, ...] = ()  # subject hashes of everyone in its thread: its window and the earlier ones
+    identity: str | None = None  # the event's identity hash (pipelines/identity.py), so a later copy is known
 
 
 Message = Event | HistoryMessage  # a message of the window being processed, or of an earlier one of its thread

@@ -11,6 +11,7 @@ from loopline.store import CuratedStore
 from pipelines.identity import RESEND, identities, identity, mark_resends
 from pipelines.model import Event, KafkaRecord, Thread, record_id
 from pipelines.records import _ToUnit
+from tests.pipelines.test_pairs import Stage, _ticket
 from tests.samples import SAMPLES
 
 T0 = 1_793_600_000_000
@@ -118,3 +119,28 @@ def test_forgetting_a_subject_leaves_its_event_ids_nowhere_on_disk_and_keeps_its
     assert list(store.read("CuratedDocument")) == []
     on_disk = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"secret-7" not in on_disk and b"ann@example.com" not in on_disk
+
+
+def test_a_copy_of_a_message_of_an_earlier_window_is_marked_and_the_answer_pairs_with_the_first_copy(tmp_path):
+    """A connector restart re-sends a ticket's opening (under 20 words: no dedup) after its window closed,
+    beside the agent's answer: the answer pairs with the opening the history holds, never with the copy
+    (a pair the store would drop)."""
+    stage = Stage(tmp_path)
+    t0 = T0 - 120 * MINUTE
+    opening = _ticket(10, t0, "opened", "customer", "cust-1", "I cannot log in to the portal, it says my password is wrong.")
+    [before] = stage.stage.handle(Thread("ticket:T-1", t0, t0 + 40 * MINUTE, (opening,)))
+    assert before.pairs == ()
+    copy = opening._replace(source=opening.source._replace(offset=50))
+    answer = _ticket(
+        51,
+        T0,
+        "resolved",
+        "agent",
+        "agent-7",
+        "I reset the password of your portal account, so you can log in again with the one we emailed.",
+    )
+    [after] = stage.stage.handle(Thread("ticket:T-1", t0, T0 + 40 * MINUTE, (copy, answer)))
+    stage.close()
+    assert [(e.duplicate_of, e.duplicate_kind) for e in after.events] == [(record_id([opening]), RESEND), (None, None)]
+    [pair] = after.pairs
+    assert ([m.source.offset for m in pair.prompts], pair.response.source.offset) == ([10], 51)
