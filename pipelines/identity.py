@@ -7,8 +7,8 @@ The store (loopline/store/dataset.py) keeps the identities of what it committed 
 entries as the records, and skips a unit's records that come from an event it already has: that check
 holds across bundles, runners, restarts and replays into the dataset. `mark_resends` marks a later copy
 before curation (within a window) and in the pairs stage (against the thread's earlier windows, whose
-history keeps identities), so no pair is built from it and no later window pairs with it. Deletions carry no identity: applying
-one twice is harmless, and its id is the person's. Beam-free.
+history keeps identities), so no pair is built from it and no later window pairs with it. Deletions carry
+no identity: applying one twice is harmless, and its id is the person's. Beam-free.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from loopline import catalog
 from loopline.store import Offset
 from pipelines.model import Event, HistoryMessage, Message, Thread, record_id
 
-RESEND = "resend"  # Event.duplicate_kind of a re-sent copy of an event earlier in its thread
+RESEND = "resend"  # Event.duplicate_kind of a later copy of an event (pipelines/model.py)
 
 
 def identity(event: Event) -> str | None:
