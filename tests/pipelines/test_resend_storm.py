@@ -1,6 +1,7 @@
 """A re-send storm through a real broker: the simulator's traffic plus a producer re-sending 10% of its events
 (same identity, new Kafka offsets), some later in the stream before the first run, some after it (across a
-restart of the run), some twice. Every event must be stored exactly once, and every re-send counted."""
+restart of the run), some twice. Every event must be stored exactly once, and every re-send counted, in the
+runs and in a replay of the topics."""
 
 from __future__ import annotations
 
@@ -119,6 +120,12 @@ def test_every_event_of_a_resend_storm_is_stored_exactly_once_and_every_resend_i
     assert sum(info["dead_letters"].values()) == len(exp["dead"]) + len(first) - len(admitted)  # no re-send is an error
     for out, n in zip((one, two), counted):
         assert f"{LABEL} {n:,}" in " ".join(out.split())
+
+    traffic.cli("replay", "--from-beginning", "--dataset-version", "storm-replay")  # every copy in one run
+    replay = traffic.store("storm-replay")
+    assert_store_consistent(_Originals(replay, first), exp)
+    info = next(d for d in CuratedStore.list_datasets(traffic.cfg.store_root) if d["name"] == "storm-replay")
+    assert info["resent"] == len(admitted)
 
 
 def _lineages(store: CuratedStore, kind: str) -> list[tuple]:
