@@ -1,4 +1,4 @@
-"""Curation between windows and records: clean -> scrub PII -> dedup -> pairs, each a Thread -> Thread stage."""
+"""Curation between windows and records: mark re-sends -> clean -> scrub PII -> dedup -> pairs, each Thread -> Thread."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from loopline.config import PipelineConfig
 from pipelines.clean import CleanThreads
 from pipelines.dedup import DedupThreads
 from pipelines.guard import DEAD
+from pipelines.identity import mark_resends
 from pipelines.ordering import InCanonicalOrder
 from pipelines.pairs import ExtractPairs
 from pipelines.scrub import ScrubThreads
@@ -26,7 +27,8 @@ class Curate(beam.PTransform):
 
     def expand(self, threads):
         c = self.config
-        cleaned = threads | "Clean" >> CleanThreads(c.clean)
+        marked = threads | "MarkResends" >> beam.Map(mark_resends)  # a second copy of an event is no message
+        cleaned = marked | "Clean" >> CleanThreads(c.clean)
         scrubbed = cleaned.threads | "Scrub" >> ScrubThreads(c.scrub)
         ordered = scrubbed.threads | "Order" >> InCanonicalOrder(
             c.dedup.order_batch_s

@@ -12,7 +12,8 @@ and write it at once (writes take the write lock with BEGIN IMMEDIATE and wait u
     messages      one row per curated message, unique by Kafka coordinates (topic, partition, offset):
                   thread key, window end, event time, kind, role, author (a hash, never the raw id),
                   ticket event type, email message-id / in-reply-to / recipients (hashes), the text as curation left
-                  it, usable-or-not, PII counts, the subject hashes of everyone in the thread up to its window
+                  it, usable-or-not, PII counts, the subject hashes of everyone in the thread up to its window,
+                  the event's identity hash (pipelines/identity.py: a later copy of it is a re-send)
     participants  (subject hash, message row): which rows forget() removes
     forgotten     subject hashes forgotten: their messages are never recorded again
 
@@ -35,7 +36,7 @@ from pipelines.model import Coordinates, HistoryMessage
 
 FILE = "threads.sqlite"
 BUSY_TIMEOUT_S = 120.0
-_FORMAT = 1
+_FORMAT = 2  # 2: messages.identity (format 1 files gain the column, NULL in their rows)
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 _SCHEMA = """
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS messages (
     usable          INTEGER NOT NULL,
     pii_counts      TEXT    NOT NULL,
     subjects        TEXT    NOT NULL,
+    identity        TEXT,
     UNIQUE (topic, kafka_partition, kafka_offset)
 );
 CREATE INDEX IF NOT EXISTS messages_by_thread ON messages (thread_key, window_end_ms);
@@ -72,7 +74,7 @@ CREATE TABLE IF NOT EXISTS forgotten (subject TEXT PRIMARY KEY) WITHOUT ROWID;
 
 _COLUMNS = (
     "thread_key, topic, kafka_partition, kafka_offset, window_end_ms, event_time_ms, kind, role, author, "
-    "event_type, message_ref, reply_to_ref, recipients, text, usable, pii_counts, subjects"
+    "event_type, message_ref, reply_to_ref, recipients, text, usable, pii_counts, subjects, identity"
 )
 
 
@@ -98,8 +100,10 @@ class ThreadHistory:
         self._db.execute("PRAGMA synchronous = FULL")
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _FORMAT):
+            if version not in (0, 1, _FORMAT):
                 raise ValueError(f"thread history {self.path} has format {version}, this code reads {_FORMAT}")
+            if version == 1:
+                db.execute("ALTER TABLE messages ADD COLUMN identity TEXT")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -159,7 +163,7 @@ class ThreadHistory:
                 if forgotten.intersection(m.subjects):
                     continue
                 db.execute(
-                    f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 17)}) "
+                    f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 18)}) "
                     "ON CONFLICT (topic, kafka_partition, kafka_offset) DO UPDATE SET "
                     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[4:]),
                     _row(m),
@@ -292,6 +296,7 @@ def _row(m: HistoryMessage) -> tuple:
         int(m.usable),
         json.dumps([list(p) for p in m.pii_counts]),
         ",".join(sorted(set(m.subjects))),
+        m.identity,
     )
 
 
@@ -314,6 +319,7 @@ def _message(row: tuple) -> HistoryMessage:
         usable,
         pii_counts,
         subjects,
+        identity,
     ) = row
     return HistoryMessage(
         key,
@@ -331,4 +337,5 @@ def _message(row: tuple) -> HistoryMessage:
         tuple(r for r in recipients.split(",") if r),
         tuple((k, n) for k, n in json.loads(pii_counts)),
         tuple(s for s in subjects.split(",") if s),
+        identity,
     )

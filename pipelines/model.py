@@ -40,8 +40,8 @@ class Event(NamedTuple):
     # Filled in by the curation stages (each returns a new Event via _replace):
     text: str | None = None  # clean: the message body as curation has it so far; "" = no content
     pii_counts: PiiCounts = ()  # scrub: masked in `text`
-    duplicate_of: str | None = None  # dedup: doc id of the earlier message this one repeats
-    duplicate_kind: str | None = None  # dedup: exact | near | semantic
+    duplicate_of: str | None = None  # dedup, identity: doc id of the earlier message this one repeats
+    duplicate_kind: str | None = None  # dedup: exact | near | semantic; identity: resend (a copy of the event)
 
 
 class Coordinates(NamedTuple):
@@ -71,6 +71,7 @@ class HistoryMessage(NamedTuple):
     recipients: tuple[str, ...] = ()  # email: hashes of its To addresses (as `author`)
     pii_counts: PiiCounts = ()  # masked in `text`
     subjects: tuple[str, ...] = ()  # subject hashes of everyone in its thread: its window and the earlier ones
+    identity: str | None = None  # the event's identity hash (pipelines/identity.py), so a later copy is known
 
 
 Message = Event | HistoryMessage  # a message of the window being processed, or of an earlier one of its thread

@@ -41,6 +41,7 @@ from loopline.config import PairsConfig
 from loopline.store import CuratedStore
 from pipelines.guard import DEAD, ThreadStage
 from pipelines.history import ThreadHistory, history_dir
+from pipelines.identity import identity, mark_resends
 from pipelines.model import Coordinates, Event, HistoryMessage, Message, Pair, Thread
 from pipelines.subjects import thread_subjects
 from pipelines.tasks import TaskLabeler
@@ -298,6 +299,7 @@ class PairExtractor:
                     recipients=_recipients(e) if email else (),
                     pii_counts=tuple(e.pii_counts),
                     subjects=tuple(subjects),
+                    identity=identity(e),
                 )
             )
         return out
@@ -362,6 +364,7 @@ class _ExtractPairs(ThreadStage):
             earlier = self._history.earlier(
                 thread.key, thread.end_ms, exclude=[(e.source.topic, e.source.partition, e.source.offset) for e in thread.events]
             )
+        thread = mark_resends(thread, earlier)  # a copy of a message of an earlier window is no message
         turns = self._extractor.turns(thread, earlier)
         extracted = self._extractor.pairs(turns)
         kept = [p for p in extracted if p.quality >= self.config.min_quality]

@@ -1,7 +1,8 @@
 """Turn a window's thread into the store records it yields, as one all-or-nothing `Unit`.
 
 Documents are the curated (cleaned, scrubbed) messages minus duplicates and empty ones; pairs
-come from the pairs stage; every event's offset is in the unit, stored or not.
+come from the pairs stage; every event's offset is in the unit, stored or not, and every event's identity
+(pipelines/identity.py), so the store stores an event it already has (a re-send) never again.
 
 Ids derive from lineage (topic/partition/offset), and `created_at` is the window's end in event
 time, so reprocessing the same offsets — after a crash, or in a replay — yields identical records.
@@ -17,6 +18,7 @@ from apache_beam.metrics import Metrics
 from loopline.config import PairsConfig
 from loopline.store import Unit, subject_hash
 from pipelines.guard import DEAD, ThreadStage
+from pipelines.identity import identities
 from pipelines.model import Event, HistoryMessage, Pair, Thread, curated_text, lineage, record_id
 from pipelines.subjects import thread_subjects
 from pipelines.tasks import TaskLabeler
@@ -129,11 +131,13 @@ class _ToUnit(ThreadStage):
         records: dict[str, list[dict]] = {}
         subjects = thread_subjects(thread)
         for event in thread.events:
+            if event.duplicate_of is not None:
+                continue  # a duplicate or a re-sent copy (pipelines/identity.py): its offset is all it adds
             if event.kind == "feedback":
                 task = self.task(event.record["prompt"], event.record.get("response"))
                 example = _feedback_example(event, thread, self.version, task)
                 records.setdefault("FeedbackExample", []).append(example)
-            elif event.duplicate_of is None and curated_text(event).strip():
+            elif curated_text(event).strip():
                 records.setdefault("CuratedDocument", []).append(_document(event, thread, subjects, self.version))
         for pair in thread.pairs:
             records.setdefault("CuratedPair", []).append(_pair(pair, thread, pair_subjects(pair, subjects), self.version))
@@ -143,6 +147,7 @@ class _ToUnit(ThreadStage):
             offsets=tuple((e.source.topic, e.source.partition, e.source.offset) for e in thread.events),
             arrivals_ms=tuple(e.source.timestamp_ms for e in thread.events),
             links=thread_links(thread),
+            identities=identities(thread),
         )
 
 

@@ -21,6 +21,7 @@ FUNNEL = [
     ("windows", "window.windows"),
     ("units", "records.units"),
     ("units committed", "store.units_committed"),
+    ("re-sent events (stored once)", "store.events_resent"),
 ]
 
 

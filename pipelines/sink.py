@@ -107,6 +107,7 @@ class _Commit(StoreWriter):
         Metrics.counter("loopline", "store.units_committed").inc(result.units_committed)
         Metrics.counter("loopline", "store.units_already_stored").inc(result.units_skipped)
         Metrics.counter("loopline", "store.records_forgotten").inc(result.records_forgotten)
+        Metrics.counter("loopline", "store.events_resent").inc(result.events_resent)
         for kind, n in result.records_written.items():
             Metrics.counter("loopline", f"store.written.{kind}").inc(n)
             RECORDS_WRITTEN.labels(kind).inc(n)

@@ -217,7 +217,7 @@ def datasets_list(config_path: Path | None = ConfigOpt, as_json: bool = typer.Op
     if as_json:
         print(json.dumps(infos, default=str))
         return
-    table = Table("dataset", "created (UTC)", "records", "dead letters", "offsets stored or dead-lettered")
+    table = Table("dataset", "created (UTC)", "records", "dead letters", "re-sent", "offsets stored or dead-lettered")
     for info in infos:
         created = datetime.fromtimestamp(info["created"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         records = "\n".join(f"{kind}: {n:,}" for kind, n in sorted(info["counts"].items()))
@@ -225,7 +225,8 @@ def datasets_list(config_path: Path | None = ConfigOpt, as_json: bool = typer.Op
             f"{topic}: " + ", ".join(f"p{p} {a}-{b}" for p, rs in sorted(parts.items()) for a, b in rs)
             for topic, parts in sorted(info["accounted"].items())
         )
-        table.add_row(info["name"], created, records, f"{sum(info['dead_letters'].values()):,}", offsets)
+        dead = f"{sum(info['dead_letters'].values()):,}"
+        table.add_row(info["name"], created, records, dead, f"{info['resent']:,}", offsets)
     console.print(table)
 
 

@@ -44,6 +44,7 @@ class Unit:
     offsets: tuple[Offset, ...]
     arrivals_ms: tuple[int, ...] = ()  # Kafka timestamps of its inputs: for end-to-end latency, not stored
     links: tuple[tuple[str, str], ...] = ()  # subject-hash pairs of one person's ids (pipelines/links.py), not stored
+    identities: tuple[tuple[str, Offset], ...] = ()  # (identity hash, offset) of its events (pipelines/identity.py)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CommitResult:
     records_written: dict[str, int]
     records_forgotten: int
     seq: int | None
+    events_resent: int = 0  # events whose identity the dataset already had (or an earlier copy in this commit)
 
 
 class _Batch:
@@ -64,7 +66,8 @@ class _Batch:
         self.ids: dict[str, set[str]] = {k: set() for k in RECORD_KINDS}
         self.buckets: dict[tuple[str, str, str], list[dict]] = {}
         self.dead_letters: Counter = Counter()
-        self.committed = self.skipped = self.forgotten = 0
+        self.identities: set[str] = set()
+        self.committed = self.skipped = self.forgotten = self.resent = 0
 
     def accounted(self, offset: Offset) -> bool:
         return offset in self.offsets or self.view.is_accounted(*offset)
@@ -82,9 +85,23 @@ class _Batch:
             )
         self.committed += 1
         self.offsets |= offsets
+        resent = self._resent(unit.identities)
         for kind, records in unit.records.items():
             for record in records:
-                self._add_record(kind, record)
+                if resent.isdisjoint(_lineage(record)):
+                    self._add_record(kind, record)
+
+    def _resent(self, identities: tuple[tuple[str, Offset], ...]) -> set[Offset]:
+        """Offsets of the events the dataset already holds (their identity is committed, or an earlier copy is in
+        this commit): a re-send is accounted, counted and yields no record. New identities join the batch."""
+        resent = set()
+        for identity, offset in identities:
+            if identity in self.view.identities or identity in self.identities:
+                resent.add(tuple(offset))
+            else:
+                self.identities.add(identity)
+        self.resent += len(resent)
+        return resent
 
     def _add_record(self, kind: str, record: dict) -> None:
         if self.view.forgotten.intersection(record.get("subject_hashes", ())):
@@ -231,14 +248,16 @@ class CuratedStore:
                 batch.add_unit(unit)
             for dead_letter in dead_letters:
                 batch.add_dead_letter(*dead_letter)
-            result = CommitResult(batch.committed, batch.skipped, batch.written(), batch.forgotten, None)
+            result = CommitResult(
+                batch.committed, batch.skipped, batch.written(), batch.forgotten, None, events_resent=batch.resent
+            )
             if batch.committed or batch.dead_letters:
                 seq = self._view.seq + 1
                 segs = [
                     segments.write(self.path, seq, segments.bucket_dir(*key), key[0], records)
                     for key, records in batch.buckets.items()
                 ]
-                self._publish(self._entry(seq, segs, batch.offsets, dead_letters=batch.dead_letters))
+                self._publish(self._entry(seq, segs, batch.offsets, dead_letters=batch.dead_letters, batch=batch))
                 result.seq = seq
             return result
 
@@ -321,8 +340,10 @@ class CuratedStore:
         replaces: list[str] | None = None,
         dead_letters: Counter | None = None,
         forgotten: list[str] | None = None,
+        batch: _Batch | None = None,
     ) -> dict:
-        """The manifest entry; `counts` are live records by kind after it, so the newest entry sizes the dataset."""
+        """The manifest entry; `counts` are live records by kind after it, so the newest entry sizes the dataset.
+        A commit's `batch` adds the identities of the events it stored and how many re-sends it met."""
         replaces = replaces or []
         counts = Counter(self._view.live)
         for path in replaces:
@@ -338,6 +359,8 @@ class CuratedStore:
             "dead_letters": dict(dead_letters or {}),
             "forgotten": forgotten or [],
             "counts": {k: counts[k] for k in RECORD_KINDS},
+            "identities": sorted(batch.identities) if batch else [],
+            "resent": batch.resent if batch else 0,
         }
 
     def _publish(self, entry: dict) -> None:
@@ -365,8 +388,13 @@ class CuratedStore:
             "segments": len(view.segments),
             "accounted": accounted,
             "dead_letters": dict(view.dead_letters),
+            "resent": view.resent,
             "seq": view.seq,
         }
+
+
+def _lineage(record: dict) -> set[Offset]:
+    return {(s["topic"], s["partition"], s["offset"]) for s in record.get("lineage") or ()}
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -38,6 +38,8 @@ class View:
     dead_letters: Counter = field(default_factory=Counter)
     live: Counter = field(default_factory=Counter)  # live records by kind
     successor: dict[str, str | None] = field(default_factory=dict)  # rewritten segment -> its replacement
+    identities: set[str] = field(default_factory=set)  # identity hashes of the events committed (pipelines/identity.py)
+    resent: int = 0  # re-sent events met by commits: accounted, never stored
 
     def apply(self, entry: dict) -> None:
         for path in entry["replaces"]:
@@ -60,6 +62,8 @@ class View:
             for partition, ranges in parts.items():
                 self.accounted.setdefault((topic, int(partition)), RangeSet()).add_ranges(ranges)
         self.forgotten.update(entry["forgotten"])
+        self.identities.update(entry.get("identities", ()))  # entries written before identities had none
+        self.resent += entry.get("resent", 0)
         self.dead_letters.update(entry["dead_letters"])
         self.seq = entry["seq"]
 

@@ -30,7 +30,7 @@ class _Dedup(ThreadStage):
     def handle(self, thread: Thread):
         events = list(thread.events)
         scopes = message_scopes(thread)
-        at = [i for i, scope in enumerate(scopes) if scope is not None]
+        at = [i for i, scope in enumerate(scopes) if scope is not None and events[i].duplicate_of is None]
         subjects = thread_subjects(thread)
         items = [(record_id([events[i]]), curated_text(events[i]), scopes[i], subjects) for i in at]
         for i, (duplicate_of, kind) in zip(at, self._index.check_and_add_batch(items)):

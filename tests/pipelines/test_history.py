@@ -4,6 +4,7 @@ processes at once, and deletion that leaves no byte of the subject's text in any
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,16 @@ def test_the_pairs_stage_keeps_the_stores_forgotten_subjects_out_of_a_new_histor
         assert stage._history.forgotten() == {ANNA}
     finally:
         stage.teardown()
+
+
+def test_a_format_1_history_gains_the_identity_column_and_keeps_its_rows(tmp_path):
+    with ThreadHistory(tmp_path) as h:
+        h.record([_message(1)])
+    db = sqlite3.connect(tmp_path / "threads.sqlite")  # as the code before identities left it
+    db.execute("ALTER TABLE messages DROP COLUMN identity")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with ThreadHistory(tmp_path) as h:
+        h.record([_message(2)._replace(identity="f" * 64)])
+        assert [(m.source.offset, m.identity) for m in h.earlier("email:t1", 20_000)] == [(1, None), (2, "f" * 64)]

@@ -179,6 +179,27 @@ def test_record_with_existing_id_is_not_duplicated(store):
     assert ids(store) == ["p-1"] and store.is_accounted(TOPIC, 1, 0)
 
 
+def test_an_event_identity_already_committed_is_a_resend_whose_records_are_left_out(store):
+    """Identities (pipelines/identity.py) travel in the entry that stores their records; a copy of an event
+    at another offset is accounted and counted, and no record whose lineage includes it is written."""
+    first = Unit(unit(1).records, unit(1).offsets, identities=(("a" * 64, (TOPIC, 0, 2)), ("b" * 64, (TOPIC, 0, 3))))
+    store.commit([first])
+    [entry] = manifest_entries(store)
+    assert (entry["identities"], entry["resent"]) == (["a" * 64, "b" * 64], 0)
+    copy = unit(5)
+    copy.records["CuratedPair"][0]["lineage"] = [{"topic": TOPIC, "partition": 0, "offset": 10}]
+    copy = Unit(copy.records, copy.offsets, identities=(("a" * 64, (TOPIC, 0, 10)), ("c" * 64, (TOPIC, 0, 11))))
+    result = store.commit([copy])
+    assert (result.events_resent, result.records_written["CuratedPair"], result.records_written["CuratedDocument"]) == (1, 0, 1)
+    assert ids(store) == ["p-1"] and store.is_accounted(TOPIC, 0, 10)
+    assert (manifest_entries(store)[-1]["identities"], manifest_entries(store)[-1]["resent"]) == (["c" * 64], 1)
+    legacy = manifest_entries(store)[0]  # entries written before identities existed have neither field
+    del legacy["identities"], legacy["resent"]
+    (store.path / "manifest" / "000000000001.json").write_text(json.dumps(legacy))
+    [summary] = CuratedStore.list_datasets(store.root)
+    assert summary["resent"] == 1
+
+
 def test_dead_letters_are_accounted_and_counted_once(store):
     store.commit([], dead_letters=[(TOPIC, 0, 0, "invalid_json"), (TOPIC, 0, 1, "oversized")])
     again = store.commit([], dead_letters=[(TOPIC, 0, 1, "oversized"), (TOPIC, 0, 2, "oversized")])
