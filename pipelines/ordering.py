@@ -6,6 +6,10 @@ bounded read; Prism closes them as the watermark moves) and after a restart. Rel
 once the watermark passes its window end, sorted by (end, key), gives every run the same order:
 a thread cannot reach this step after the watermark passed its end, since it carries that end as
 its timestamp. One key, so one ordered sequence; the buffer holds only threads awaiting the watermark.
+
+The buffer is bag state, which every portable runner supports (Flink's has no ordered-list state): a release
+reads it, emits what is due sorted by (end, key) and writes back the rest. The rest is only what awaits the
+watermark (a bounded run's final watermark releases everything at once), so the rewrite stays small.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import OrderedListStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Duration, Timestamp
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Timestamp
 
 from pipelines.model import Thread
 
@@ -23,9 +27,7 @@ class _Release(beam.DoFn):
     def __init__(self, batch_ms: int):
         self.batch_ms = batch_ms
 
-    # Ordered by window end, so each release reads and clears only the ready prefix: a bag would be
-    # re-read and rewritten whole at every release (quadratic when a bounded run closes all at once).
-    WAITING = OrderedListStateSpec("waiting", PickleCoder())
+    WAITING = BagStateSpec("waiting", PickleCoder())
     NEXT = ReadModifyWriteStateSpec("next_end_ms", VarIntCoder())
     RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
 
@@ -37,7 +39,7 @@ class _Release(beam.DoFn):
         release=beam.DoFn.TimerParam(RELEASE),
     ):
         thread: Thread = kv[1]
-        waiting.add((_at(thread.end_ms), thread))
+        waiting.add(thread)
         due = self._due(thread.end_ms)
         if next_end.read() is None or due < next_end.read():
             next_end.write(due)
@@ -51,16 +53,19 @@ class _Release(beam.DoFn):
         next_end=beam.DoFn.StateParam(NEXT),
         release=beam.DoFn.TimerParam(RELEASE),
     ):
-        limit = fired + Duration(micros=1000)  # everything ending at or before the fired millisecond
-        ready = sorted((t for _, t in waiting.read_range(MIN_TIMESTAMP, limit)), key=lambda t: (t.end_ms, t.key))
-        waiting.clear_range(MIN_TIMESTAMP, limit)
-        upcoming = next(iter(waiting.read_range(limit, MAX_TIMESTAMP)), None)
+        limit_ms = fired.micros // 1000  # everything ending at or before the fired millisecond
+        ready, rest = [], []
+        for thread in waiting.read():
+            (ready if thread.end_ms <= limit_ms else rest).append(thread)
+        waiting.clear()
+        for thread in rest:
+            waiting.add(thread)
         next_end.clear()
-        if upcoming is not None:
-            due = self._due(upcoming[1].end_ms)
+        if rest:
+            due = self._due(min(t.end_ms for t in rest))
             next_end.write(due)
             release.set(_at(due))
-        yield from ready
+        yield from sorted(ready, key=lambda t: (t.end_ms, t.key))
 
     def _due(self, end_ms: int) -> int:
         """Release in batches of `batch_ms` event time: one timer round per batch, not per thread
