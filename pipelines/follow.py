@@ -51,9 +51,8 @@ class FollowService:
 
     def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None, curation: beam.PTransform | None = None):
         if runner not in (None, "prism"):
-            raise ValueError(
-                f"follow mode runs on prism, not {runner!r}: the FnApiRunner emits windows only when the source ends"
-            )
+            why = "not done on flink yet" if runner == "flink" else "the FnApiRunner emits windows only when the source ends"
+            raise ValueError(f"follow mode runs on prism, not {runner!r}: {why}")
         self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner, curation
         self.config = cfg.pipeline.follow
         self.stop_file = Path(cfg.home) / "run" / f"follow-{dataset}.stop"

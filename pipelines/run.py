@@ -164,13 +164,17 @@ def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None, job_endpo
             f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
             *(["--streaming"] if run.mode == "follow" else []),
         ]
+    if runner == "flink":
+        from loopline.stack.flink import pipeline_args as flink_args
+
+        return [*flink_args(cfg.flink, cfg.cache_dir), f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}"]
     if runner == "fnapi":
         if run.mode == "follow":
             raise ValueError(
                 "follow mode needs a streaming runner (prism): the FnApiRunner emits windows only when the source ends"
             )
         return ["--runner=FnApiRunner"]
-    raise ValueError(f"unknown runner {runner!r} (prism | fnapi)")
+    raise ValueError(f"unknown runner {runner!r} (prism | fnapi | flink)")
 
 
 def _without_state_cache() -> None:
@@ -196,7 +200,11 @@ def start(
     args = runner_args(cfg, run, runner, job_endpoint)
     if "--runner=FnApiRunner" in args:
         _without_state_cache()
-    chosen = {"--runner=PrismRunner": runners.PrismRunner, "--runner=PortableRunner": runners.PortableRunner}
+    chosen = {
+        "--runner=PrismRunner": runners.PrismRunner,
+        "--runner=PortableRunner": runners.PortableRunner,
+        "--runner=FlinkRunner": runners.FlinkRunner,
+    }
     runner_class = next((cls for flag, cls in chosen.items() if flag in args), None)
     pipeline = beam.Pipeline(runner=runner_class() if runner_class else None, options=PipelineOptions(args))
     build(pipeline, cfg, run, curation)

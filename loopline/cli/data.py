@@ -155,7 +155,9 @@ def run(
     follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
     idle_stop: float | None = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
     dataset: str | None = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
-    runner: str | None = typer.Option(None, help="prism | fnapi (default: fnapi bounded, prism follow)."),
+    runner: str | None = typer.Option(
+        None, help="prism | fnapi | flink (default: fnapi bounded, prism follow; flink bounded only)."
+    ),
     metrics_port: int | None = typer.Option(
         None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port)."
     ),
@@ -184,7 +186,7 @@ def replay(
     from_time: str | None = typer.Option(
         None, "--from-time", help="ISO 8601: start at the first offsets at or after this Kafka time."
     ),
-    runner: str | None = typer.Option(None, help="prism | fnapi (default fnapi)."),
+    runner: str | None = typer.Option(None, help="prism | fnapi | flink (default fnapi)."),
 ) -> None:
     """Rebuild a dataset from the topics into a new version (bounded up to the current end offsets)."""
     from loopline.timeparse import parse_time_ms

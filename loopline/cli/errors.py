@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from loopline.config import ConfigError
 from loopline.stack.kafka import StackError
+from loopline.stack.maven import MavenError
 
 
 class CliError(Exception):
@@ -30,7 +31,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from trainer.registry import RegistryBusy
 
     # ValueError: the store, replay and follow set-up refuse bad names and arguments with it
-    return (CliError, ConfigError, StackError, TrainerError, RegistryBusy, KafkaException, OSError, ValueError)
+    return (CliError, ConfigError, StackError, MavenError, TrainerError, RegistryBusy, KafkaException, OSError, ValueError)
 
 
 def message(error: BaseException) -> str:

@@ -17,7 +17,8 @@ stack_app = typer.Typer(help="The local stack: a real Kafka broker (KRaft) and t
 
 
 def setup(config_path: Path | None = ConfigOpt) -> None:
-    """Fetch and build what the stack needs, once: Kafka jars (Maven Central) and Prism (go install)."""
+    """Fetch and build what the stack needs, once: Kafka jars and the Flink job server (Maven Central), Prism (go install)."""
+    from loopline.stack.flink import ensure_job_server
     from loopline.stack.kafka import ensure_jars
     from loopline.stack.prism import ensure_prism
 
@@ -28,6 +29,9 @@ def setup(config_path: Path | None = ConfigOpt) -> None:
     with console.status(f"building Prism v{c.prism.beam_version} with go install"):
         prism = ensure_prism(c.prism, c.cache_dir)
     console.print(f"Prism: {prism}")
+    with console.status(f"resolving Beam {c.flink.beam_version}'s Flink {c.flink.flink_version} job server from Maven Central"):
+        job_server = ensure_job_server(c.flink, c.cache_dir)
+    console.print(f"Flink job server: {job_server}")
 
 
 @stack_app.command("up")

@@ -17,7 +17,7 @@ from loopline.config.curate import CleanConfig, DedupConfig, PairsConfig, ScrubC
 from loopline.config.features import FeaturesConfig
 from loopline.config.pipeline import DecodeConfig, FollowConfig, PipelineConfig, SourceConfig, StoreConfig, WindowConfig
 from loopline.config.serve import ServeConfig
-from loopline.config.stack import KafkaConfig, PrismConfig, SimulateConfig
+from loopline.config.stack import FlinkConfig, KafkaConfig, PrismConfig, SimulateConfig
 from loopline.config.trainer import (
     TrainerConfig,
     TrainerDataConfig,
@@ -34,6 +34,7 @@ __all__ = [
     "DecodeConfig",
     "DedupConfig",
     "FeaturesConfig",
+    "FlinkConfig",
     "FollowConfig",
     "KafkaConfig",
     "LooplineConfig",
@@ -70,10 +71,11 @@ class LooplineConfig(Section):
     )
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("LOOPLINE_CACHE", Path.home() / ".cache" / "loopline")),
-        description="Downloads and builds kept across runs: Kafka jars, Prism.",
+        description="Downloads and builds kept across runs: Kafka jars, Prism, the Flink job server.",
     )
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     prism: PrismConfig = Field(default_factory=PrismConfig)
+    flink: FlinkConfig = Field(default_factory=FlinkConfig)
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)

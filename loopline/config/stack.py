@@ -61,6 +61,22 @@ class PrismConfig(Section):
     )
 
 
+class FlinkConfig(Section):
+    """`--runner flink`: Beam's Flink job server (loopline/stack/flink.py), started per pipeline like Prism."""
+
+    beam_version: str = Field(
+        "2.62.0",
+        description="Beam's Java Flink runner: the newest version whose Flink runner resolves from Maven Central "
+        "(the job-server jars of the Python SDK's own version are not published there). The SDK and job server "
+        "talk Beam's versioned portability API.",
+    )
+    flink_version: str = Field("1.19", description="Flink minor version of the runner artifact (beam-runners-flink-X).")
+    master: str = Field(
+        "[local]", description="[local]: an embedded Flink mini cluster per job; host:port: a JobManager's REST address."
+    )
+    parallelism: int | None = Field(None, ge=1, description="Flink parallelism; null: Flink's default.")
+
+
 class SimulateConfig(Section):
     rate: float = Field(1000.0, gt=0, description="Events per second of wall time.")
     duration: float = Field(10.0, gt=0, description="Seconds; rate*duration events are sent.")

@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import KafkaConfig
+from loopline.stack.maven import resolve_jars
 
 log = logging.getLogger(__name__)
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -101,31 +102,7 @@ class BrokerWatch:
 
 def ensure_jars(version: str, cache_dir: Path) -> Path:
     """Return a directory with every jar the broker needs, resolving it with Maven on first use."""
-    libs = cache_dir / "kafka" / version / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise StackError("Maven (mvn) is not on PATH: it is needed once to fetch Kafka's jars from Maven Central.")
-    tmp = libs.with_name(f"libs.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [
-        "mvn",
-        "-B",
-        "-q",
-        "-f",
-        str(POM),
-        f"-Dkafka.version={version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={tmp}",
-        "-DincludeScope=runtime",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StackError(f"resolving Kafka {version} from Maven Central failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    (tmp / ".complete").write_text(version)
-    shutil.rmtree(libs, ignore_errors=True)
-    tmp.rename(libs)  # atomic: a half-resolved directory is never mistaken for a complete one
-    return libs
+    return resolve_jars(POM, {"kafka.version": version}, cache_dir / "kafka" / version / "libs", f"Kafka {version}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -143,6 +143,14 @@ def test_follow_mode_on_prism_writes_exactly_the_bounded_records(traffic, live):
     assert all_records(follow) == all_records(traffic.store("live"))
 
 
+def test_bounded_run_on_flink_writes_exactly_the_fnapi_records(traffic, live):
+    """The same pipeline on Apache Flink (Beam's Flink job server, an embedded mini cluster): record for record."""
+    out = traffic.cli("run", "--until-now", "--runner", "flink", "--dataset", "flink").output
+    flink = traffic.store("flink")
+    assert accounted_total(flink) == EVENTS, out
+    assert all_records(flink) == all_records(traffic.store("live"))
+
+
 def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic, live):
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay1")
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay2")
