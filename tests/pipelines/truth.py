@@ -114,9 +114,9 @@ def coord(t: dict) -> tuple[str, int, int]:
 
 def expected(traffic: Traffic) -> dict:
     """What the store and the dead-letter topic must hold, derived from the ground truth."""
-    lateness_ms = traffic.cfg.pipeline.window.allowed_lateness_s * 1000
+    horizon_ms = traffic.cfg.pipeline.window.late_horizon_s * 1000  # later than the allowed lateness: curated, late
     valid = [t for t in traffic.truth if not t["malformed"]]
-    too_late = {coord(t) for t in valid if t["kind"] != "deletion" and t["delay_ms"] > lateness_ms}
+    too_late = {coord(t) for t in valid if t["kind"] != "deletion" and t["delay_ms"] > horizon_ms}
     # a deletion reaches the whole person (truth: deletion_person_ids), as far as the traffic ties their ids
     # to the one named: the request's linked_ids, and ids the truth shows together on one ticket event
     # (author_id, author_email). An id of theirs that nothing ever ties to the others cannot be known.
