@@ -34,7 +34,7 @@ class Event(NamedTuple):
 
     kind: str  # the source's kind: chat | email | ticket | feedback | deletion | ...
     thread: str  # the window key: "<kind>:<value of the source's key field>"
-    event_time_ms: int
+    event_time_ms: int  # when it happened, as the source says: records and pairing go by it, late or not
     record: dict  # the validated schema record, as it arrived
     source: KafkaRecord  # where it came from (lineage, raw bytes for dead letters)
     # Filled in by the curation stages (each returns a new Event via _replace):
@@ -42,6 +42,9 @@ class Event(NamedTuple):
     pii_counts: PiiCounts = ()  # scrub: masked in `text`
     duplicate_of: str | None = None  # dedup, identity: doc id of the earlier message this one repeats
     duplicate_kind: str | None = None  # dedup: exact | near | semantic; identity: resend (a copy of the event)
+    # Set by windowing for a late event (pipelines/windowing.py): the time it is windowed at, its arrival, so its
+    # window opens where the watermark has not passed; None: windowed at its event time.
+    late_window_ms: int | None = None
 
 
 class Coordinates(NamedTuple):
@@ -87,13 +90,24 @@ class Pair(NamedTuple):
 
 
 class Thread(NamedTuple):
-    """All admitted events of one conversation/thread/ticket in one session window, in event order."""
+    """All admitted events of one conversation/thread/ticket in one session window, in event order. `start_ms` and
+    `end_ms` are in window time (pipelines/windowing.py): a late unit's window is where its events arrived."""
 
     key: str
     start_ms: int
     end_ms: int
     events: tuple[Event, ...]
     pairs: tuple[Pair, ...] = ()  # set by the pairs stage
+
+
+def window_time(event: Event) -> int:
+    """The time windowing places an event at: its arrival if it came late, else its event time."""
+    return event.event_time_ms if event.late_window_ms is None else event.late_window_ms
+
+
+def event_order(message: Message) -> tuple:
+    """Event order of messages of a thread, whatever windows they were curated in: event time, then Kafka coordinates."""
+    return (message.event_time_ms, message.source.topic, message.source.partition, message.source.offset)
 
 
 def lineage(messages: Iterable[Message]) -> list[dict]:

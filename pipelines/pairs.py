@@ -19,9 +19,10 @@ pipelines/tasks.py (pairs.task_method), for a thread's pairs at once. Quality in
 
 Threads that resume: a thread key's later session (a ticket answered the next day, an email reply a
 week later) is a new window. With a thread history (pipelines/history.py) the stage reads the key's
-messages from windows that ended before this one, extracts over earlier + current messages, keeps the
-pairs whose response is in this window (the others were written with their own window), and then
-records this window's messages. Threads reach this stage in (window end, key) order
+messages from windows that ended before this one, extracts over earlier + current messages in event order
+(a late unit, pipelines/windowing.py, ends after the windows its messages fall between: its late answer pairs
+with the question curated before it), keeps the pairs whose response is in this window (the others were
+written with their own window), and then records this window's messages. Threads reach this stage in (window end, key) order
 (pipelines/ordering.py), and a window only ever reads windows that ended before it, so a window
 re-processed after a crash, or in a replay, yields the same pairs.
 """
@@ -42,7 +43,7 @@ from loopline.store import CuratedStore
 from pipelines.guard import DEAD, ThreadStage
 from pipelines.history import ThreadHistory, history_dir
 from pipelines.identity import identity, mark_resends
-from pipelines.model import Coordinates, Event, HistoryMessage, Message, Pair, Thread
+from pipelines.model import Coordinates, Event, HistoryMessage, Message, Pair, Thread, event_order
 from pipelines.subjects import thread_subjects
 from pipelines.tasks import TaskLabeler
 
@@ -166,17 +167,15 @@ class PairExtractor:
     # --- extraction --------------------------------------------------------------------------------
 
     def turns(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Turn]:
-        """The thread's messages after the key's messages from earlier windows, each with its role."""
+        """The thread's messages and the key's messages from earlier windows, in event order, each with its role.
+        Event order, not window order: a late unit's messages (pipelines/windowing.py) fall between those of
+        earlier windows, so a late answer follows the question it answers."""
         current = [e for e in thread.events if e.kind in catalog.conversation_kinds()]
         if not current:
             return []
-        messages: list[Message] = [m for m in earlier if m.kind == current[0].kind] + current
+        messages: list[Message] = sorted([m for m in earlier if m.kind == current[0].kind] + current, key=event_order)
         roles = self.roles(messages)
-        n_earlier = len(messages) - len(current)
-        return [
-            Turn(m, role, self.text(m), self.usable(m), m.window_end_ms if i < n_earlier else thread.end_ms, i >= n_earlier)
-            for i, (m, role) in enumerate(zip(messages, roles))
-        ]
+        return [Turn(m, role, self.text(m), self.usable(m), *_window_of(m, thread)) for m, role in zip(messages, roles)]
 
     def extract(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Pair]:
         """Pairs whose response is in `thread`; prompts may come from `earlier` windows of its key."""
@@ -321,6 +320,11 @@ def _mail_refs(m: Message) -> _MailRefs:
 
 def _recipients(e: Event) -> tuple[str, ...]:
     return tuple(sorted({ref(a.strip().casefold()) for a in e.record["to_addresses"]}))
+
+
+def _window_of(m: Message, thread: Thread) -> tuple[int, bool]:
+    """(window end, in the thread being processed): an Event is the thread's, a HistoryMessage an earlier window's."""
+    return (m.window_end_ms, False) if isinstance(m, HistoryMessage) else (thread.end_ms, True)
 
 
 def _event_type(m: Message) -> str | None:

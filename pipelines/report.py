@@ -18,6 +18,7 @@ from pathlib import Path
 FUNNEL = [
     ("read", "source.read"),
     ("decoded", "decode.ok"),
+    ("late events (curated in late units)", "window.late"),
     ("windows", "window.windows"),
     ("units", "records.units"),
     ("units committed", "store.units_committed"),

@@ -5,10 +5,11 @@ and not runnable on the local runners), so this reader uses confluent-kafka dire
 no process-local state that must survive: the position is the SDF restriction and the
 watermark lives in the watermark estimator, so runners can checkpoint and move it.
 
-Admission is a pure function of the event (pipelines/windowing.py): admitted iff it reached Kafka
-(its Kafka timestamp) at most `allowed_lateness` after its event time. The watermark never passes an
-admitted event: each partition's is held at (earliest Kafka timestamp of the latest batch) -
-allowed_lateness - skew. Kafka timestamps are not monotonic within a partition (several producers,
+Admission is a pure function of the event (pipelines/windowing.py): on time iff it reached Kafka
+(its Kafka timestamp) at most `allowed_lateness` after its event time, and windowed at its event time; a
+later one (within the late horizon) is windowed at its Kafka timestamp. The watermark passes neither: each
+partition's is held at (earliest Kafka timestamp of the latest batch) - allowed_lateness - skew.
+Kafka timestamps are not monotonic within a partition (several producers,
 skewed clocks, relayed times); as long as a record's timestamp is at most `timestamp_skew_s` behind
 the latest before it, its event time cannot be behind the watermark, whatever the batch
 boundaries. A record further behind is still processed, never dropped: its thread may already have

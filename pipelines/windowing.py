@@ -1,13 +1,23 @@
 """Group events into event-time session windows per conversation / email thread / ticket.
 
 Sessions are built with Beam state and timers (see _Sessionize). Lateness is decided per event from
-its own timestamps — admitted iff it reached Kafka at most `allowed_lateness` after its event time —
-so the decision is the same on every runner, in bounded and follow mode, on replay, and whatever
-the batch boundaries. Admitted events are never behind the source's watermark while Kafka
-timestamps go backwards by no more than the configured skew (see pipelines/source.py), so no
-window closes before its events are in; the rest are dead-lettered as too_late.
+its own timestamps, so the decision is the same on every runner, in bounded and follow mode, on replay,
+and whatever the batch boundaries:
+  on time   it reached Kafka at most `allowed_lateness` after its event time: windowed at its event time.
+            Such events are never behind the source's watermark while Kafka timestamps go backwards by no
+            more than the configured skew (see pipelines/source.py), so no window closes before its events are in.
+  late      later than that, but within `late_horizon`: curated, not discarded. It is windowed at its arrival
+            (its Kafka timestamp, Event.late_window_ms), which the watermark has not passed, so it re-opens its
+            thread as a late unit: a session window of the same key, cut by the same gap in window time, that
+            closes and commits like any other and takes its place in the canonical order (pipelines/ordering.py)
+            by that window's end. It keeps its true event time: its records carry it, and the pairs stage reads
+            the thread's earlier windows back from the thread history and pairs in event order across them, so a
+            late answer pairs with the question curated hours before (pipelines/pairs.py).
+  too late  older than `late_horizon` on arrival: dead-lettered as too_late (`loopline replay --late-horizon-days`
+            rebuilds a dataset with a longer horizon).
+A replay reads the same timestamps, so it makes the same late units and the same records.
 
-A session ends after its kind's gap of event-time silence, or at once at an explicit end (a
+A session ends after its kind's gap of silence in window time, or at once at an explicit end (a
 ticket resolved or closed, a chat message marked `ends_conversation`, any feedback event): its records then commit as
 soon as the watermark passes that event instead of waiting out the gap.
 """
@@ -26,7 +36,7 @@ from loopline import catalog
 from loopline.config import WindowConfig
 from loopline.metrics import OPEN_THREADS
 from pipelines.guard import DEAD, Guarded, dead_letter
-from pipelines.model import Event, Thread
+from pipelines.model import Event, Thread, event_order, window_time
 
 
 class _Admit(Guarded):
@@ -34,18 +44,32 @@ class _Admit(Guarded):
 
     def __init__(self, config: WindowConfig):
         self.lateness_ms = int(config.allowed_lateness_s * 1000)
+        self.horizon_ms = int(config.late_horizon_s * 1000)
+        self.late = Metrics.counter("loopline", "window.late")
 
     def inputs(self, event: Event):
         return [event.source]
 
     def handle(self, event: Event):
-        late_by = event.source.timestamp_ms - event.event_time_ms - self.lateness_ms
-        if late_by > 0:
-            yield beam.pvalue.TaggedOutput(
-                DEAD, dead_letter(event.source, self.stage, "too_late", f"arrived {late_by} ms after the allowed lateness")
-            )
+        admitted = admit(event, self.lateness_ms, self.horizon_ms)
+        if admitted is None:
+            detail = f"arrived {event.source.timestamp_ms - event.event_time_ms} ms after its event time, past the late horizon"
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(event.source, self.stage, "too_late", detail))
             return
-        yield window.TimestampedValue((event.thread, event), event.event_time_ms / 1000)
+        if admitted.late_window_ms is not None:
+            self.late.inc()
+        yield window.TimestampedValue((admitted.thread, admitted), window_time(admitted) / 1000)
+
+
+def admit(event: Event, lateness_ms: int, horizon_ms: int) -> Event | None:
+    """The event as windowing takes it: as is when on time, re-timed to its arrival (late_window_ms) when late
+    but within the horizon; None when it arrived more than the horizon after its event time (too late)."""
+    delay_ms = event.source.timestamp_ms - event.event_time_ms
+    if delay_ms > horizon_ms:
+        return None
+    if delay_ms > lateness_ms:
+        return event._replace(late_window_ms=event.source.timestamp_ms)
+    return event
 
 
 def ends_thread(event: Event) -> bool:
@@ -61,13 +85,13 @@ def ends_thread(event: Event) -> bool:
 
 
 def split_sessions(events: list[Event], gap_ms: int, end_markers: bool = True) -> list[list[Event]]:
-    """Events of one key, cut wherever event time jumps by at least `gap_ms` (Beam's Sessions merge
-    rule) and, with `end_markers`, after each explicit end."""
-    ordered = sorted(events, key=lambda e: (e.event_time_ms, e.source.topic, e.source.partition, e.source.offset))
+    """Events of one key in window-time order, cut wherever window time jumps by at least `gap_ms` (Beam's
+    Sessions merge rule) and, with `end_markers`, after each explicit end."""
+    ordered = sorted(events, key=lambda e: (window_time(e), *event_order(e)))
     sessions: list[list[Event]] = []
     for e in ordered:
         last = sessions[-1][-1] if sessions else None
-        if last is not None and e.event_time_ms < last.event_time_ms + gap_ms and not (end_markers and ends_thread(last)):
+        if last is not None and window_time(e) < window_time(last) + gap_ms and not (end_markers and ends_thread(last)):
             sessions[-1].append(e)
         else:
             sessions.append([e])
@@ -75,9 +99,14 @@ def split_sessions(events: list[Event], gap_ms: int, end_markers: bool = True) -
 
 
 def session_end(session: list[Event], gap_ms: int, end_markers: bool = True) -> int:
-    """When the session's window closes: just after an explicit end, else its last event + the gap."""
-    last = session[-1]
-    return last.event_time_ms + 1 if end_markers and ends_thread(last) else last.event_time_ms + gap_ms
+    """When the session's window closes (window time): just after an explicit end, else its last event + the gap."""
+    last = window_time(session[-1])
+    return last + 1 if end_markers and ends_thread(session[-1]) else last + gap_ms
+
+
+def session_thread(key: str, session: list[Event], end_ms: int) -> Thread:
+    """The Thread of a closed session: its window in window time, its events in event order."""
+    return Thread(key, window_time(session[0]), end_ms, tuple(sorted(session, key=event_order)))
 
 
 class _Sessionize(beam.DoFn):
@@ -125,7 +154,7 @@ class _Sessionize(beam.DoFn):
             OPEN_THREADS.closed(key)
         for session in done:
             self.windows.inc()
-            yield Thread(key, session[0].event_time_ms, self._end(session), tuple(session))
+            yield session_thread(key, session, self._end(session))
 
     def _sessions(self, events: list[Event]) -> list[list[Event]]:
         return split_sessions(events, self.config.gap_ms(events[0].kind), self.config.end_markers) if events else []
@@ -135,7 +164,7 @@ class _Sessionize(beam.DoFn):
 
 
 class WindowThreads(beam.PTransform):
-    """Events -> Threads (main) and dead letters for late events (tag DEAD)."""
+    """Events -> Threads (main) and dead letters for events older than the late horizon (tag DEAD)."""
 
     def __init__(self, config: WindowConfig):
         super().__init__()

@@ -187,6 +187,13 @@ def replay(
         None, "--from-time", help="ISO 8601: start at the first offsets at or after this Kafka time."
     ),
     runner: str | None = typer.Option(None, help="prism | fnapi | flink (default fnapi)."),
+    late_horizon_days: float | None = typer.Option(
+        None,
+        "--late-horizon-days",
+        min=0,
+        help="Take in events this late (default: pipeline.window.late_horizon_s): those the live run dead-lettered "
+        "as too_late join their threads as late units.",
+    ),
 ) -> None:
     """Rebuild a dataset from the topics into a new version (bounded up to the current end offsets)."""
     from loopline.timeparse import parse_time_ms
@@ -199,6 +206,8 @@ def replay(
         from_time_ms = parse_time_ms(from_time) if from_time else None
     except ValueError as e:
         _fail(f"--from-time: {e}")
+    if late_horizon_days is not None:
+        c.pipeline.window.late_horizon_s = max(late_horizon_days * 86400, c.pipeline.window.allowed_lateness_s)
     check_replay_target(c, dataset_version)
     if not broker_for(c).reachable():
         _fail(f"Kafka is not reachable at {c.kafka.bootstrap}; run `loopline stack up` first.")

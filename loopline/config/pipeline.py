@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from loopline import catalog
 from loopline.config.base import Host, Section
@@ -54,8 +54,14 @@ class WindowConfig(Section):
     allowed_lateness_s: float = Field(
         600,
         ge=0,
-        description="Events arriving (Kafka timestamp) more than this after their event time go to the dead-letter topic "
-        "as too_late.",
+        description="Events arriving (Kafka timestamp) more than this after their event time are late: each re-opens "
+        "its thread as a late unit, windowed at its arrival, and still pairs with the thread's earlier messages.",
+    )
+    late_horizon_s: float = Field(
+        7 * 86400,
+        ge=0,
+        description="Events arriving more than this after their event time go to the dead-letter topic as too_late "
+        "(`loopline replay --late-horizon-days` takes them in). At least allowed_lateness_s.",
     )
     timestamp_skew_s: float = Field(
         60,
@@ -75,6 +81,12 @@ class WindowConfig(Section):
 
     def gap_ms(self, kind: str) -> int:
         return int(self.session_gap_by_kind_s.get(kind, self.session_gap_s) * 1000)
+
+    @model_validator(mode="after")
+    def _horizon_covers_lateness(self) -> WindowConfig:
+        if self.late_horizon_s < self.allowed_lateness_s:
+            raise ValueError("late_horizon_s must be at least allowed_lateness_s: an on-time event is never too late")
+        return self
 
 
 class StoreConfig(Section):

@@ -14,7 +14,7 @@ from pipelines.model import Event, HistoryMessage, KafkaRecord, Thread, record_i
 from pipelines.pairs import PairExtractor, _ExtractPairs
 from pipelines.records import _ToUnit
 from pipelines.simulated import message_id, simulated_threads
-from pipelines.windowing import split_sessions
+from pipelines.windowing import admit, session_end, session_thread, split_sessions
 
 GAP_MS = 2_400_000
 T0 = 1_793_600_000_000
@@ -442,4 +442,50 @@ def test_history_location_and_forget_reach_the_stage(tmp_path):
         assert len(h) == 3
         assert h.forget(subject_hash(ANNA)) == 3
     assert not any(QUESTION.encode()[:40] in p.read_bytes() for p in directory.rglob("*") if p.is_file())
+    stage.close()
+
+
+def _late(event: Event, arrival_ms: int) -> Event:
+    """The event as it reaches Kafka at `arrival_ms`, after the allowed lateness: windowing re-times it."""
+    arrived = event._replace(source=event.source._replace(timestamp_ms=arrival_ms))
+    return admit(arrived, 600_000, 7 * DAY)
+
+
+def _windowed(events) -> list[Thread]:
+    """Session windows in window time, as the pipeline cuts them (late events at their arrival)."""
+    return [session_thread(s[0].thread, s, session_end(s, GAP_MS)) for s in split_sessions(list(events), GAP_MS)]
+
+
+def test_a_late_chat_answer_pairs_with_the_question_curated_hours_before(tmp_path):
+    """The agent's answer reaches Kafka three hours late: its late unit closes after the question's window and a
+    later on-time window of the same chat, and still answers the question, in event order."""
+    later_question = "Also, can you move the billing date of my subscription invoice to the fifteenth of the month?"
+    later_answer = "Done: your subscription invoice billing date is now the fifteenth of each month, starting next month."
+    events = [
+        _chat(1, T0, "customer", "cust-1", QUESTION),
+        _late(_chat(2, T0 + MINUTE, "agent", "agent-007", ANSWER), T0 + MINUTE + 3 * HOUR),
+        _chat(3, T0 + 2 * HOUR, "customer", "cust-1", later_question),
+        _chat(4, T0 + 2 * HOUR + MINUTE, "agent", "agent-007", later_answer),
+    ]
+    threads = _windowed(events)
+    assert [[e.source.offset for e in t.events] for t in threads] == [[1], [3, 4], [2]]
+    stage = Stage(tmp_path)
+    results = stage.all(threads)
+    late_thread, late_pairs = results[-1]
+    assert [_offsets(p) for p in late_pairs] == [([1], 2)]
+    [pair] = late_pairs
+    assert isinstance(pair.prompts[0], HistoryMessage) and pair.prompts[0].text == QUESTION
+    assert pair.response.event_time_ms == T0 + MINUTE and pair.quality >= PairsConfig().min_quality
+    assert stage(late_thread) == late_pairs  # re-processed after a crash or in a replay: the same pair
+    stage.close()
+
+
+def test_a_late_email_reply_pairs_with_the_earlier_mail(tmp_path):
+    events = [
+        _email(1, T0, ANNA, QUESTION),
+        _late(_email(2, T0 + HOUR, AGENT, ANSWER, reply_to=1, to=[ANNA]), T0 + 5 * HOUR),
+    ]
+    stage = Stage(tmp_path)
+    results = stage.all(_windowed(events))
+    assert [[_offsets(p) for p in ps] for _, ps in results] == [[], [([1], 2)]]
     stage.close()

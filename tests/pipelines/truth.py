@@ -114,9 +114,9 @@ def coord(t: dict) -> tuple[str, int, int]:
 
 def expected(traffic: Traffic) -> dict:
     """What the store and the dead-letter topic must hold, derived from the ground truth."""
-    lateness_ms = traffic.cfg.pipeline.window.allowed_lateness_s * 1000
+    horizon_ms = traffic.cfg.pipeline.window.late_horizon_s * 1000  # later than the allowed lateness: curated, late
     valid = [t for t in traffic.truth if not t["malformed"]]
-    too_late = {coord(t) for t in valid if t["kind"] != "deletion" and t["delay_ms"] > lateness_ms}
+    too_late = {coord(t) for t in valid if t["kind"] != "deletion" and t["delay_ms"] > horizon_ms}
     # a deletion reaches the whole person (truth: deletion_person_ids), as far as the traffic ties their ids
     # to the one named: the request's linked_ids, and ids the truth shows together on one ticket event
     # (author_id, author_email). An id of theirs that nothing ever ties to the others cannot be known.
@@ -155,9 +155,19 @@ def expected(traffic: Traffic) -> dict:
         and coord(t) not in too_late
         and (t["kind"], t["thread_id"]) not in forgotten_threads
     }
-    admitted_ids = {t["id"] for t in valid if coord(t) not in too_late}
-    # a duplicate whose original never made it in (late) is a first occurrence
-    duplicates = {c for c, t in messages.items() if t["duplicate_of"] is not None and t["duplicate_of"] in admitted_ids}
+    admitted = {t["id"]: t for t in valid if coord(t) not in too_late}
+    lateness_ms = traffic.cfg.pipeline.window.allowed_lateness_s * 1000
+
+    def window_time(t: dict) -> int:  # where windowing places it: a late event at its arrival (pipelines/windowing.py)
+        return t["arrival_time"] if t["delay_ms"] > lateness_ms else t["event_time"]
+
+    # the first occurrence in window time wins: a copy is the duplicate, unless its original came late, after it;
+    # a duplicate whose original never made it in (too late) is a first occurrence
+    duplicates = set()
+    for c, t in messages.items():
+        original = admitted.get(t["duplicate_of"]) if t["duplicate_of"] is not None else None
+        if original is not None:
+            duplicates.add(c if window_time(original) <= window_time(t) else coord(original))
     feedback = {coord(t) for t in valid if t["kind"] == "feedback" and coord(t) not in too_late}
     dead = {coord(t): t["malformed"] for t in traffic.truth if t["malformed"]} | {c: "too_late" for c in too_late}
     return {"messages": messages, "duplicates": duplicates, "feedback": feedback, "dead": dead, "deleted": deleted}
