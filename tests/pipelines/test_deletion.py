@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
-from loopline.config import KafkaConfig, LooplineConfig
+from loopline.config import KafkaConfig, LooplineConfig, WindowConfig
 from loopline.simulator.generate import SimConfig
 from loopline.simulator.produce import simulate
 from loopline.stack.kafka import KafkaBroker, free_port
@@ -29,6 +29,7 @@ from loopline.timeparse import parse_time_ms
 from pipelines import deadletter
 
 EVENTS = 1500
+HORIZON_MS = WindowConfig().late_horizon_s * 1000  # later than this: dead-lettered too_late; earlier: curated
 SIM = SimConfig(deletion_fraction=0.05, deletion_linked_fraction=0.6, malformed_fraction=0.04, late_fraction=0.04, customers=60)
 
 
@@ -87,7 +88,7 @@ def people(truth: list[dict]) -> dict[str, set[str]]:
     pipeline: those are counted in test_the_traffic..., not searched for."""
     edges = defaultdict(set)
     for t in truth:
-        admitted = not t["malformed"] and t["delay_ms"] <= 600_000  # a too-late ticket is dead-lettered: never seen
+        admitted = not t["malformed"] and t["delay_ms"] <= HORIZON_MS  # a too-late ticket is dead-lettered: never seen
         ids = t["subject_ids"] if t["kind"] == "deletion" or (t["kind"] == "ticket" and admitted) else []
         for other in ids[1:]:
             edges[ids[0]].add(other)
@@ -214,7 +215,7 @@ def test_the_dead_letter_topic_compacts_away_every_letter_of_a_deleted_person(ru
     _, broker, truth, _ = run
     deleted = people(truth)
     ids = [i.encode() for person_ids in deleted.values() for i in person_ids]
-    dead = [t for t in truth if t["malformed"] or t["delay_ms"] > 600_000 and t["kind"] != "deletion"]
+    dead = [t for t in truth if t["malformed"] or t["delay_ms"] > HORIZON_MS and t["kind"] != "deletion"]
     # letters that held a deleted person's id when they were written (from the truth: who sent them)
     theirs = [t for t in dead if set(t["person_ids"]) & {i.decode() for i in ids}]
     assert len(theirs) >= 3, "the traffic must dead-letter messages of people who are then deleted"
