@@ -98,9 +98,9 @@ def dir_mb(path: Path) -> float:
 
 def check_against_truth(cfg: LooplineConfig, dataset: str, truth: list[dict], bootstrap: str) -> dict:
     store = CuratedStore(cfg.store_root, dataset)
-    lateness_ms = cfg.pipeline.window.allowed_lateness_s * 1000
+    horizon_ms = cfg.pipeline.window.late_horizon_s * 1000  # later than the lateness but within it: curated, late
     coord = lambda t: (t["topic"], t["partition"], t["offset"])  # noqa: E731
-    too_late = {coord(t) for t in truth if not t["malformed"] and t["kind"] != "deletion" and t["delay_ms"] > lateness_ms}
+    too_late = {coord(t) for t in truth if not t["malformed"] and t["kind"] != "deletion" and t["delay_ms"] > horizon_ms}
     malformed = {coord(t): t["malformed"] for t in truth if t["malformed"]}
     ends = Counter()
     for t in truth:
