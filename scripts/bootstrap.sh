@@ -21,6 +21,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch from PyPI brings its CUDA libraries: the venv takes ~7 GB. Say so up front, not as pip's OSError.
+  free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+  [ "$free_gb" -ge 10 ] \
+    || { echo "bootstrap: only ${free_gb} GB free on $(df -P . | awk 'NR==2 {print $6}'); the venv needs ~10 GB" >&2; exit 1; }
   echo "bootstrap: installing torch, then the project (pip cache: ~/.cache/pip)"
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "$(grep '^torch==' constraints.txt)"
