@@ -5,7 +5,9 @@ Against a real broker started for the benchmark, filled by the simulator:
   spine + identity     - the bounded pipeline (decode, window, records, store) with an identity
                          transform where curation plugs in: the framework's overhead
   spine + curation     - the whole pipeline: clean, scrub PII, dedup, pairs (model loading included)
-The ratio column is each row's time over the baseline's.
+  ... embedding tasks  - the same with pairs.task_method "embedding" instead of keyword rules
+The ratio column is each row's time over the baseline's; the last line is what embedding task labels cost
+per event (the two curation rows' difference, model loading included).
 Usage: .venv/bin/python bench/pipeline_throughput.py [--events 10000] [--runner fnapi|prism]
 """
 
@@ -63,9 +65,15 @@ def main() -> None:
             t = time.perf_counter()
             n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)
             rows.append(("kafka read", time.perf_counter() - t))
-            for name, curation in [("spine + identity", beam.Map(lambda thread: thread)), ("spine + curation", None)]:
-                run = plan(cfg, dataset=name.replace(" + ", "-"), follow=False)
-                out = execute(cfg, run, args.runner, curation)
+            embedding = cfg.model_copy(deep=True)
+            embedding.pipeline.pairs.task_method = "embedding"
+            for name, dataset, run_cfg, curation in [
+                ("spine + identity", "identity", cfg, beam.Map(lambda thread: thread)),
+                ("spine + curation", "curation", cfg, None),
+                ("... embedding tasks", "embedding-tasks", embedding, None),
+            ]:
+                run = plan(run_cfg, dataset=dataset, follow=False)
+                out = execute(run_cfg, run, args.runner, curation)
                 assert out["counters"]["source.read"] == n
                 rows.append((name, out["seconds"]))
         finally:
@@ -75,6 +83,7 @@ def main() -> None:
     print(f"{'stage':<20}{'seconds':>10}{'events/s':>12}{'vs kafka read':>15}")
     for name, s in rows:
         print(f"{name:<20}{s:>10.2f}{n / s:>12,.0f}{s / base:>14.1f}x")
+    print(f"embedding task labels: {1000 * (rows[3][1] - rows[2][1]) / n:+.2f} ms per event")
 
 
 if __name__ == "__main__":

@@ -188,7 +188,11 @@ class PairExtractor:
         raw = {"ticket": self._ticket, "chat": self._chat}.get(kind, self._replies)(turns)
         admitted = [(prompts, response) for prompts, response in raw if response.current and self._admissible(prompts, response)]
         # one labeler call for the thread's pairs: with embeddings, one batch for the model
-        tasks = self.labeler.label([_prompt_text(prompts) for prompts, _ in admitted], [r.text for _, r in admitted])
+        tasks = self.labeler.label(
+            [_prompt_text(prompts) for prompts, _ in admitted],
+            [r.text for _, r in admitted],
+            [earlier_requests(turns, prompts[0].message) for prompts, _ in admitted],
+        )
         return [self._scored(prompts, response, task) for (prompts, response), task in zip(admitted, tasks)]
 
     @staticmethod
@@ -335,6 +339,17 @@ def _event_type(m: Message) -> str | None:
 
 def _prompt_text(prompts: tuple[Turn, ...]) -> str:
     return "\n\n".join(p.text for p in prompts)
+
+
+def earlier_requests(turns: list[Turn], first_prompt: Message) -> str:
+    """The customer's usable messages of the thread before a pair's first prompt: what a follow-up is about."""
+    earlier = []
+    for turn in turns:
+        if turn.message is first_prompt:
+            break
+        if turn.role == "customer" and turn.usable:
+            earlier.append(turn.text)
+    return "\n\n".join(earlier)
 
 
 def _content_words(text: str) -> set[str]:

@@ -4,7 +4,9 @@
              is a text's cosine with its closest description of the task. Each sentence of the prompt votes
              (a softmax over its task scores), votes are averaged over the prompt, and the response's task
              scores are added (times pairs.task_response_weight): a prompt mixes greetings and context with
-             its request, and an agent's answer is about the request. The best total wins; "other" when no
+             its request, and an agent's answer is about the request. The thread's earlier customer messages
+             vote too (times pairs.task_context_weight): a follow-up ("Will I lose my settings when you do
+             that?") is about the thread's opening request. The best total wins; "other" when no prompt
              sentence nor the response comes within pairs.task_threshold of any description.
              Texts of a batch are encoded in one call; the model is loaded once per process.
   keywords   counts of each task's keywords (pairs.task_keywords): most hits wins, none -> "other".
@@ -53,6 +55,7 @@ class TaskLabeler:
     def __init__(self, config: PairsConfig, batch_size: int = 64):
         self.method, self.batch_size = config.task_method, batch_size
         self.threshold, self.response_weight = config.task_threshold, config.task_response_weight
+        self.context_weight = config.task_context_weight
         self.keywords = {task: [w.lower() for w in words] for task, words in config.task_keywords.items()}
         if self.method == "embedding":
             self.model = sentence_model()
@@ -61,31 +64,42 @@ class TaskLabeler:
             self.starts = np.cumsum([0] + sizes[:-1])  # each task's first description: columns for reduceat
             self.descriptions = self._embed([d for t in self.tasks for d in config.task_labels[t]])
 
-    def label(self, prompts: list[str], responses: list[str] | None = None) -> list[str]:
-        """The task of each prompt, in one model call for the whole batch."""
+    def label(self, prompts: list[str], responses: list[str] | None = None, contexts: list[str] | None = None) -> list[str]:
+        """The task of each prompt, in one model call for the whole batch. `contexts`: per prompt, the thread's
+        earlier customer text ("" for none)."""
         if self.method == "keywords":
             return [self.by_keywords(p) for p in prompts]
         if not prompts:
             return []
-        split = [sentences(p) for p in prompts]
-        owner = np.repeat(np.arange(len(prompts)), [len(s) for s in split])
-        texts = [s for ss in split for s in ss]
         use_responses = responses is not None and self.response_weight > 0
+        use_contexts = contexts is not None and self.context_weight > 0 and any(contexts)
+        split = [sentences(p) for p in prompts] + ([sentences(c) if c else [] for c in contexts] if use_contexts else [])
+        texts = [s for ss in split for s in ss]
         scores = self._task_scores(texts + (list(responses) if use_responses else []))
-        sentence_scores = scores[: len(texts)]
-        votes = np.exp((sentence_scores - sentence_scores.max(axis=1, keepdims=True)) / TEMPERATURE)
-        votes /= votes.sum(axis=1, keepdims=True)
-        total = np.zeros((len(prompts), len(self.tasks)))
-        np.add.at(total, owner, votes)
-        total /= np.bincount(owner, minlength=len(prompts))[:, None]
-        closest = np.full(len(prompts), -1.0)
-        np.maximum.at(closest, owner, sentence_scores.max(axis=1))
+        votes, closest = self._votes(scores[: len(texts)], [len(ss) for ss in split])
+        total, closest = votes[: len(prompts)], closest[: len(prompts)]
+        if use_contexts:
+            total = total + self.context_weight * votes[len(prompts) :]
         if use_responses:
             response_scores = scores[len(texts) :]
-            total += self.response_weight * response_scores
+            total = total + self.response_weight * response_scores
             closest = np.maximum(closest, response_scores.max(axis=1))
         best = total.argmax(axis=1)
         return [self.tasks[b] if c >= self.threshold else OTHER for b, c in zip(best.tolist(), closest.tolist())]
+
+    @staticmethod
+    def _votes(sentence_scores: np.ndarray, counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per text (of `counts` sentences each): its sentences' mean vote per task (zeros for a text without
+        sentences), and its closest sentence's best cosine."""
+        owner = np.repeat(np.arange(len(counts)), counts)
+        votes = np.exp((sentence_scores - sentence_scores.max(axis=1, keepdims=True)) / TEMPERATURE)
+        votes /= votes.sum(axis=1, keepdims=True)
+        total = np.zeros((len(counts), sentence_scores.shape[1]))
+        np.add.at(total, owner, votes)
+        total /= np.maximum(np.asarray(counts), 1)[:, None]
+        closest = np.full(len(counts), -1.0)
+        np.maximum.at(closest, owner, sentence_scores.max(axis=1))
+        return total, closest
 
     def by_keywords(self, text: str) -> str:
         lowered = text.lower()

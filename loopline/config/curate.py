@@ -363,6 +363,12 @@ class PairsConfig(Section):
         description="Weight of the response's similarity next to the prompt's sentence votes; 0: prompts only "
         "(a third less embedding work, some accuracy lost).",
     )
+    task_context_weight: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of the votes of the thread's earlier customer messages: a follow-up question takes its "
+        "task from the thread's opening request. 0: each pair on its own.",
+    )
     task_threshold: float = Field(
         0.25,
         ge=-1,
