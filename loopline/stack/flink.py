@@ -53,8 +53,8 @@ def ensure_job_server(cfg: FlinkConfig, cache_dir: Path) -> Path:
         home / "libs",
         f"Beam {cfg.beam_version}'s Flink {cfg.flink_version} runner",
     )
-    launcher, patch = home / "job-server.jar", home / "loopback-servers.jar"
-    if not (launcher.exists() and patch.exists()):  # a launcher from before the patch is rebuilt with it
+    launcher, patch = home / "job-server-loopback.jar", home / "loopback-servers.jar"
+    if not launcher.exists():  # written last: a launcher exists only with its patch
         with zipfile.ZipFile(next(libs.glob("beam-sdks-java-core-*.jar"))) as z:
             _write_jar(patch, {SERVER_FACTORY: _bind_the_given_address(z.read(SERVER_FACTORY))})
         jars = [patch.name, *(f"libs/{j}" for j in sorted(p.name for p in libs.glob("*.jar")))]
