@@ -34,8 +34,11 @@ from loopline.stack.prism import OwnedJobServer
 POM = Path(__file__).with_name("flink-pom.xml")
 DRIVER = "org.apache.beam.runners.flink.FlinkJobServerDriver"
 SERVER_FACTORY = "org/apache/beam/sdk/fn/server/ServerFactory$InetSocketAddressServerFactory.class"
+LOOPBACK_CONF_DIR = "loopback-conf"  # the mini cluster's Flink configuration, next to the launcher
 LOOPBACK_CONF = {
-    "jobmanager.bind-host": "127.0.0.1",  # the blob server
+    # the blob server is the one of the mini cluster's services seen listening (backlog 1000, on 0.0.0.0
+    # without this); the others bind where these say if a Flink version opens them
+    "jobmanager.bind-host": "127.0.0.1",
     "jobmanager.rpc.address": "127.0.0.1",
     "taskmanager.bind-host": "127.0.0.1",
     "taskmanager.host": "127.0.0.1",
@@ -57,6 +60,9 @@ def ensure_job_server(cfg: FlinkConfig, cache_dir: Path) -> Path:
     if not launcher.exists():  # written last: a launcher exists only with its patch
         with zipfile.ZipFile(next(libs.glob("beam-sdks-java-core-*.jar"))) as z:
             _write_jar(patch, {SERVER_FACTORY: _bind_the_given_address(z.read(SERVER_FACTORY))})
+        conf = home / LOOPBACK_CONF_DIR
+        conf.mkdir(exist_ok=True)
+        (conf / "flink-conf.yaml").write_text("".join(f"{k}: {v}\n" for k, v in LOOPBACK_CONF.items()))
         jars = [patch.name, *(f"libs/{j}" for j in sorted(p.name for p in libs.glob("*.jar")))]
         _write_jar(launcher, {"META-INF/MANIFEST.MF": _manifest(DRIVER, jars)})
     return launcher
@@ -83,12 +89,8 @@ class FlinkJobServer(OwnedJobServer):
         self.cfg, self.launcher = cfg, ensure_job_server(cfg, cache_dir)
 
     def command(self, job_port: int) -> list[str]:
-        conf = []
-        if self.cfg.master == "[local]":  # a remote cluster binds as its own configuration says
-            conf_dir = self.launcher.parent / "loopback-conf"
-            conf_dir.mkdir(exist_ok=True)
-            (conf_dir / "flink-conf.yaml").write_text("".join(f"{k}: {v}\n" for k, v in LOOPBACK_CONF.items()))
-            conf = [f"--flink-conf-dir={conf_dir}"]
+        # the mini cluster only: a remote cluster binds as its own configuration says
+        conf = [f"--flink-conf-dir={self.launcher.parent / LOOPBACK_CONF_DIR}"] if self.cfg.master == "[local]" else []
         return [
             "java",
             "-jar",
