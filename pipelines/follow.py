@@ -5,8 +5,9 @@ a new job planned from it exactly like the first one: Beam state of the dead job
 uncommitted offsets are simply read again. Restarts back off exponentially while failures follow
 each other; a job that stayed up `follow.healthy_after_s` resets the back-off.
 
-Each job gets a Prism of its own (loopline.stack.PrismServer), started in a session of its own so
-that a signal to the process group reaches only the supervisor, which decides how to stop.
+Each job gets a job server of its own (pipelines.run.job_server: Prism, or Beam's Flink job server with
+`--runner flink`, a mini cluster per job), started in a session of its own so that a signal to the
+process group reaches only the supervisor, which decides how to stop.
 
 Stopping (SIGTERM, Ctrl-C): the supervisor writes the run's stop file, each partition reader
 finishes, the watermark reaches the end, the open windows close and commit, and the job ends
@@ -31,9 +32,8 @@ import apache_beam as beam
 from loopline import metrics
 from loopline.config import LooplineConfig
 from loopline.logs import one_line
-from loopline.stack.prism import PrismServer
 from loopline.store import CuratedStore, exclusive_writer
-from pipelines.run import loopline_counters, plan, start
+from pipelines.run import job_server, loopline_counters, plan, start
 
 log = logging.getLogger("loopline.follow")
 
@@ -50,10 +50,10 @@ class FollowService:
     """Runs `loopline run --follow`: plan from the store, run, restart on failure, drain on stop."""
 
     def __init__(self, cfg: LooplineConfig, dataset: str, runner: str | None = None, curation: beam.PTransform | None = None):
-        if runner not in (None, "prism"):
-            why = "not done on flink yet" if runner == "flink" else "the FnApiRunner emits windows only when the source ends"
-            raise ValueError(f"follow mode runs on prism, not {runner!r}: {why}")
-        self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner, curation
+        if runner not in (None, "prism", "flink"):
+            why = "the FnApiRunner emits windows only when the source ends"
+            raise ValueError(f"follow mode runs on prism or flink, not {runner!r}: {why}")
+        self.cfg, self.dataset, self.runner, self.curation = cfg, dataset, runner or "prism", curation
         self.config = cfg.pipeline.follow
         self.stop_file = Path(cfg.home) / "run" / f"follow-{dataset}.stop"
         self.metrics_port: int | None = None
@@ -118,16 +118,16 @@ class FollowService:
         """One job from submission to its end; returns what made it fail, None when it finished."""
         run_plan = plan(self.cfg, dataset=self.dataset, follow=True)
         run_plan.stop_file = str(self.stop_file)
-        prism = PrismServer(self.cfg.prism, self.cfg.cache_dir, self.stop_file.parent / f"prism-{self.dataset}.log")
+        server = job_server(self.cfg, self.runner, self.stop_file.parent / f"{self.runner}-{self.dataset}.log")
         try:
-            result = start(self.cfg, run_plan, self.runner, self.curation, job_endpoint=prism.start())
+            result = start(self.cfg, run_plan, self.runner, self.curation, job_endpoint=server.start())
         except Exception as e:  # noqa: BLE001 - a runner that can't start is retried like one that died
-            prism.stop()
+            server.stop()
             return e
         try:
             return self._watch(result, outcome)
         finally:
-            prism.stop()  # a fresh runner per job: a restarted job never reuses one that failed under the last
+            server.stop()  # a fresh runner per job: a restarted job never reuses one that failed under the last
 
     def _watch(self, result, outcome: FollowOutcome) -> BaseException | None:
         log.info("follow job running into dataset %s", self.dataset)

@@ -2,8 +2,8 @@
 
 Two modes over the same transforms:
   bounded (`--until-now`): from the first offset the store hasn't accounted for up to the end
-      offsets captured at start; runs on the FnApiRunner (or Prism).
-  follow (`--follow`): unbounded from the same point, on Prism, with event-time watermarks.
+      offsets captured at start; runs on the FnApiRunner (or Prism, or Flink).
+  follow (`--follow`): unbounded from the same point, on Prism (or Flink), with event-time watermarks.
 Where to start always comes from the store's manifest, so a killed run restarts where the durable
 state says, re-reading only what was not yet committed.
 """
@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.config import LooplineConfig
 from loopline.stack.kafka import BrokerUnreachable, BrokerWatch
+from loopline.stack.prism import OwnedJobServer
 from loopline.store import CuratedStore, exclusive_writer
 from pipelines.curate import Curate
 from pipelines.deadletter import PublishDeadLetters
@@ -147,34 +148,46 @@ def dedup_dir(cfg: LooplineConfig, dataset: str) -> Path:
 
 
 def runner_args(cfg: LooplineConfig, run: RunPlan, runner: str | None, job_endpoint: str | None = None) -> list[str]:
-    """Pipeline options for `runner`; `job_endpoint` submits to a Prism the caller started (follow service)."""
-    from loopline.stack.prism import pipeline_args
+    """Pipeline options for `runner`. `job_endpoint` is a job server the caller started (job_server()):
+    always on flink, in follow mode on prism; a bounded run on prism lets Beam's PrismRunner start one."""
+    from loopline.stack import flink, prism
 
     runner = runner or ("prism" if run.mode == "follow" else "fnapi")
-    if runner == "prism":
-        prism = pipeline_args(cfg.prism, cfg.cache_dir)
-        if job_endpoint:
-            prism = [
-                "--runner=PortableRunner",
-                f"--job_endpoint={job_endpoint}",
-                *(a for a in prism if a.startswith(("--environment_type", "--experiments"))),
-            ]
-        return [
-            *prism,
-            f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
-            *(["--streaming"] if run.mode == "follow" else []),
-        ]
-    if runner == "flink":
-        from loopline.stack.flink import pipeline_args as flink_args
-
-        return [*flink_args(cfg.flink, cfg.cache_dir), f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}"]
     if runner == "fnapi":
         if run.mode == "follow":
             raise ValueError(
-                "follow mode needs a streaming runner (prism): the FnApiRunner emits windows only when the source ends"
+                "follow mode needs a streaming runner (prism | flink): the FnApiRunner emits windows only when the source ends"
             )
         return ["--runner=FnApiRunner"]
-    raise ValueError(f"unknown runner {runner!r} (prism | fnapi | flink)")
+    if runner == "prism":
+        args = prism.pipeline_args(cfg.prism, cfg.cache_dir)
+        if job_endpoint:
+            args = [
+                "--runner=PortableRunner",
+                f"--job_endpoint={job_endpoint}",
+                *(a for a in args if a.startswith(("--environment_type", "--experiments"))),
+            ]
+    elif runner == "flink":
+        if not job_endpoint:
+            raise ValueError("flink runs on a FlinkJobServer the caller started: pass its job endpoint")
+        args = flink.pipeline_args(cfg.flink, job_endpoint)
+    else:
+        raise ValueError(f"unknown runner {runner!r} (prism | fnapi | flink)")
+    return [
+        *args,
+        f"--job_server_timeout={int(cfg.pipeline.follow.job_server_timeout_s)}",
+        *(["--streaming"] if run.mode == "follow" else []),
+    ]
+
+
+def job_server(cfg: LooplineConfig, runner: str, log_path: Path) -> OwnedJobServer:
+    """The job server, in a session of its own, that the caller starts, submits to and stops."""
+    from loopline.stack.flink import FlinkJobServer
+    from loopline.stack.prism import PrismServer
+
+    if runner == "flink":
+        return FlinkJobServer(cfg.flink, cfg.cache_dir, log_path)
+    return PrismServer(cfg.prism, cfg.cache_dir, log_path)
 
 
 def _without_state_cache() -> None:
@@ -203,7 +216,6 @@ def start(
     chosen = {
         "--runner=PrismRunner": runners.PrismRunner,
         "--runner=PortableRunner": runners.PortableRunner,
-        "--runner=FlinkRunner": runners.FlinkRunner,
     }
     runner_class = next((cls for flag, cls in chosen.items() if flag in args), None)
     pipeline = beam.Pipeline(runner=runner_class() if runner_class else None, options=PipelineOptions(args))
@@ -226,16 +238,22 @@ def execute(cfg: LooplineConfig, run: RunPlan, runner: str | None = None, curati
     """Run the pipeline to completion, as the dataset's one writer; returns Beam's counters (namespace
     loopline) and timing."""
     t0 = time.monotonic()
+    # Flink's job server is always ours, so that its ports are bound as FlinkJobServer says
+    server = job_server(cfg, runner, Path(cfg.home) / "run" / f"flink-{run.dataset}.log") if runner == "flink" else None
     with exclusive_writer(CuratedStore(cfg.store_root, run.dataset)):
-        try:  # the FnApiRunner runs the whole job inside start(); Prism inside wait_until_finish()
-            result = start(cfg, run, runner, curation)
+        try:  # the FnApiRunner runs the whole job inside start(); Prism and Flink inside wait_until_finish()
+            result = start(cfg, run, runner, curation, job_endpoint=server.start() if server else None)
             result.wait_until_finish()
+            counters = loopline_counters(result)  # a portable job's metrics come from its job server
         except Exception as e:
             found = os_error_in(e)
             if found is None or found is e:
                 raise
             raise found from None  # the runner's wrapping is noise once the OSError is known
-    return {"counters": loopline_counters(result), "seconds": time.monotonic() - t0}
+        finally:
+            if server:
+                server.stop()
+    return {"counters": counters, "seconds": time.monotonic() - t0}
 
 
 _OS_ERROR = re.compile(r"\w*Error: \[Errno (\d+)\] ([^:\n]+):\s*'([^'\n]+)'")

@@ -9,7 +9,7 @@ job-service calls (options, prepare) should time out; here they still do.
 
 from __future__ import annotations
 
-from apache_beam.runners.portability import flink_runner, portable_runner, prism_runner
+from apache_beam.runners.portability import portable_runner, prism_runner
 
 
 class _StreamsWithoutDeadline(portable_runner.JobServiceHandle):
@@ -31,14 +31,7 @@ class PrismRunner(prism_runner.PrismRunner):
 
 
 class PortableRunner(portable_runner.PortableRunner):
-    """Beam's PortableRunner for a running job server (`--job_endpoint`), minus the stream deadline."""
+    """Beam's PortableRunner for a job server the caller runs (`--job_endpoint`: Prism, Flink), minus the stream deadline."""
 
     def create_job_service_handle(self, job_service, options):
         return _StreamsWithoutDeadline(job_service, options, retain_unknown_options=True)
-
-
-class FlinkRunner(flink_runner.FlinkRunner):
-    """Beam's FlinkRunner (starts the job server from `--flink_job_server_jar`), minus the stream deadline."""
-
-    def create_job_service_handle(self, job_service, options):
-        return _StreamsWithoutDeadline(job_service, options, retain_unknown_options=False)

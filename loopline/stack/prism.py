@@ -64,20 +64,27 @@ def pipeline_args(config: PrismConfig, cache_dir: Path) -> list[str]:
     ]
 
 
-class PrismServer:
-    """A Prism job server that a long-running caller owns, in a session of its own.
+class OwnedJobServer:
+    """A job server that a long-running caller owns, in a session of its own.
 
-    Beam's PrismRunner starts Prism in the caller's process group, so a terminal's Ctrl-C or a
+    Beam's runners start their job server in the caller's process group, so a terminal's Ctrl-C or a
     service manager's SIGTERM to the group kills the runner before the caller can drain the job.
-    The follow service starts this one instead and submits to it (pipelines/follow.py).
+    The caller starts this one instead and submits to its endpoint (pipelines/follow.py, pipelines/run.py).
     """
 
-    def __init__(self, config: PrismConfig, cache_dir: Path, log_path: Path):
-        self.binary = ensure_prism(config, cache_dir)
+    name = "job server"
+    start_timeout_s = 30.0
+
+    def __init__(self, log_path: Path):
         self.log_path = Path(log_path)
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 30) -> str:
+    def command(self, job_port: int) -> list[str]:
+        """The command line that serves Beam's job API on 127.0.0.1:`job_port`."""
+        raise NotImplementedError
+
+    def start(self) -> str:
+        """Start the server, wait until its job port listens; returns the job endpoint."""
         import time
 
         from loopline.stack.kafka import free_port, port_open
@@ -86,21 +93,21 @@ class PrismServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(self.binary), "--job_port", str(port), "--serve_http=false", "--log_level", "warn", "--log_kind", "text"],
+                self.command(port),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise StackError(f"Prism exited with {self.process.returncode} at start; see {self.log_path}")
+                raise StackError(f"{self.name} exited with {self.process.returncode} at start; see {self.log_path}")
             if port_open("127.0.0.1", port):
                 return f"localhost:{port}"
             time.sleep(0.1)
         self.stop()
-        raise StackError(f"Prism did not listen on port {port} within {timeout_s:.0f} s; see {self.log_path}")
+        raise StackError(f"{self.name} did not listen on port {port} within {self.start_timeout_s:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -111,6 +118,19 @@ class PrismServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+class PrismServer(OwnedJobServer):
+    """Prism as a job server the caller owns (the follow service's runner)."""
+
+    name = "Prism"
+
+    def __init__(self, config: PrismConfig, cache_dir: Path, log_path: Path):
+        super().__init__(log_path)
+        self.binary = ensure_prism(config, cache_dir)
+
+    def command(self, job_port: int) -> list[str]:
+        return [str(self.binary), "--job_port", str(job_port), "--serve_http=false", "--log_level", "warn", "--log_kind", "text"]
 
 
 def _die_with_parent() -> None:

@@ -151,6 +151,14 @@ def test_bounded_run_on_flink_writes_exactly_the_fnapi_records(traffic, live):
     assert all_records(flink) == all_records(traffic.store("live"))
 
 
+def test_follow_mode_on_flink_writes_exactly_the_bounded_records(traffic, live):
+    """Follow on Flink's streaming mode (a job server of the service's own): record for record the bounded run."""
+    out = traffic.cli("run", "--follow", "--runner", "flink", "--idle-stop", "4", "--dataset", "flink-follow").output
+    follow = traffic.store("flink-follow")
+    assert accounted_total(follow) == EVENTS, out
+    assert all_records(follow) == all_records(traffic.store("live"))
+
+
 def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic, live):
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay1")
     traffic.cli("replay", "--from-beginning", "--dataset-version", "replay2")

@@ -1,12 +1,15 @@
-"""Beam's Flink job server from Maven Central: the launcher jar Beam's FlinkRunner starts it from."""
+"""Beam's Flink job server from Maven Central: its launcher jar, and the server every port of which is on loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import zipfile
 
+import psutil
+
 from loopline.config import FlinkConfig
-from loopline.stack.flink import DRIVER, _manifest, ensure_job_server, pipeline_args
+from loopline.stack.flink import DRIVER, FlinkJobServer, _manifest, ensure_job_server, pipeline_args
 
 
 def test_manifest_lines_stay_within_72_bytes_and_unfold_to_the_class_path():
@@ -28,5 +31,31 @@ def test_the_launcher_jar_starts_the_job_server_driver(cache_dir):
     assert jars and all(j.exists() for j in jars)
     proc = subprocess.run(["java", "-jar", str(launcher), "--help"], capture_output=True, text=True, timeout=120)
     assert "--flink-master" in proc.stdout + proc.stderr  # the driver's own usage: it loaded from the Class-Path
-    args = pipeline_args(cfg, cache_dir)
-    assert "--runner=FlinkRunner" in args and f"--flink_job_server_jar={launcher}" in args
+    args = pipeline_args(cfg, "localhost:8099")
+    assert "--runner=PortableRunner" in args and "--job_endpoint=localhost:8099" in args
+
+
+def test_the_job_server_listens_on_loopback_only_and_stops(cache_dir, tmp_path):
+    """Beam binds its gRPC servers to every interface whatever --job-host says; ours are patched to bind 127.0.0.1."""
+    server = FlinkJobServer(FlinkConfig(), cache_dir, tmp_path / "flink.log")
+    endpoint = server.start()
+    pid = server.process.pid
+    try:
+        jvm = psutil.Process(pid)
+        listening = [
+            c.laddr
+            for p in (jvm, *jvm.children(recursive=True))
+            for c in p.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
+    finally:
+        server.stop()
+    assert int(endpoint.rsplit(":", 1)[1]) in {a.port for a in listening}
+    assert len(listening) >= 2  # the job and artifact services
+    assert all(_loopback(a.ip) for a in listening), listening
+    assert not psutil.pid_exists(pid)
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
