@@ -156,7 +156,7 @@ def run(
     idle_stop: float | None = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
     dataset: str | None = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
     runner: str | None = typer.Option(
-        None, help="prism | fnapi | flink (default: fnapi bounded, prism follow; flink bounded only)."
+        None, help="prism | fnapi | flink (default: fnapi bounded, prism follow)."
     ),
     metrics_port: int | None = typer.Option(
         None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port)."
