@@ -57,8 +57,8 @@ def ensure_flink_home(cfg: FlinkConfig, cache_dir: Path) -> Path:
     for cmd in ([*pip, f"apache-flink-libraries=={cfg.dist_version}"], [*pip, *wheel, f"apache-flink=={cfg.dist_version}"]):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            why = (proc.stderr or proc.stdout).strip()[-800:]
-            raise StackError(f"downloading Flink {cfg.dist_version} from PyPI failed: {why}")
+            why = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise StackError(f"downloading Flink {cfg.dist_version} from PyPI failed: {' '.join(why)}")
     [sdist] = dl.glob("apache-flink-libraries-*.tar.gz")
     [whl] = dl.glob("apache_flink-*.whl")
     with tarfile.open(sdist) as tar:
