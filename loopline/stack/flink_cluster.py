@@ -105,6 +105,7 @@ class FlinkCluster:
         self.dir = Path(data_dir)
         self.cache_dir = Path(cache_dir)
         self.conf_dir = self.dir / "conf"
+        self.tmp_dir = self.dir / "tmp"  # blobs, shuffle files, working dirs: a killed TaskManager leaves its own here
 
     @property
     def rest(self) -> str:
@@ -136,6 +137,8 @@ class FlinkCluster:
             "rest.bind-address": HOST,
             "rest.port": c.rest_port,
             "blob.server.port": "0",
+            "io.tmp.dirs": str(self.tmp_dir),
+            "web.tmpdir": str(self.tmp_dir),
             "metrics.internal.query-service.port": "0",
             # a job outlives a lost TaskManager: it is noticed within seconds and the job restarts once one is back
             "restart-strategy.type": "fixed-delay",
@@ -146,6 +149,7 @@ class FlinkCluster:
         }
         shipped = _flatten(yaml.safe_load((home / "conf" / "config.yaml").read_text()) or {})
         self.conf_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(shipped | ours, sort_keys=True))
         (self.conf_dir / "log4j-console.properties").write_text(LOG4J)
 
@@ -164,6 +168,7 @@ class FlinkCluster:
                 if port_open(HOST, port):
                     raise StackError(f"port {HOST}:{port} is already in use by another process; stop it or set flink.{key}.")
             home = ensure_flink_home(self.config, self.cache_dir)
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self._write_config(home)
             self._launch("jobmanager", home)
         if self.pid("taskmanager") is None:
@@ -217,6 +222,7 @@ class FlinkCluster:
         stopped = [self._signal(d, signal.SIGTERM, timeout_s) for d in ("taskmanager", "jobmanager")]
         while port_open(HOST, self.config.rest_port):  # so an immediate restart can bind
             time.sleep(0.1)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
         return any(stopped)
 
     def kill_taskmanager(self) -> bool:

@@ -46,11 +46,13 @@ def test_cluster_serves_its_slots_on_loopback_only_and_stops_without_a_trace(tmp
         print("listening:", sorted(listening))
         assert all(_loopback(ip) for _, ip, _ in listening), listening
         assert {cluster.config.rest_port, cluster.config.rpc_port} <= {port for _, _, port in listening}
+        assert {p.name.split("_")[0] for p in cluster.tmp_dir.iterdir()} >= {"jm", "tm"}  # working dirs: not in /tmp
     finally:
         down = CliRunner().invoke(app, ["stack", "down", "--config", str(config)])
         cluster.stop()  # no-op after `stack down`; stops the JVMs when something failed first
     assert down.exit_code == 0 and "Flink stopped." in down.output, down.output
     assert not any(psutil.pid_exists(p) for p in pids)
+    assert not cluster.tmp_dir.exists()
     assert cluster.status().running is False and cluster.status().taskmanager_pid is None
     assert not cluster.stop()  # nothing left to stop
 
