@@ -220,7 +220,7 @@ class FlinkCluster:
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Graceful stop (SIGTERM), SIGKILL if a daemon hangs. Returns whether any daemon was running."""
         stopped = [self._signal(d, signal.SIGTERM, timeout_s) for d in ("taskmanager", "jobmanager")]
-        while port_open(HOST, self.config.rest_port):  # so an immediate restart can bind
+        while stopped[1] and port_open(HOST, self.config.rest_port):  # so an immediate restart can bind
             time.sleep(0.1)
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
         return any(stopped)
