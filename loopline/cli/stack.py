@@ -1,4 +1,5 @@
-"""`loopline setup` and `loopline stack up|status|check|down`: the local Kafka broker and the Prism runner."""
+"""`loopline setup` and `loopline stack up|status|check|down`: the local Kafka broker, the Prism runner and,
+with `--flink`, a Flink cluster."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from rich.table import Table
 from loopline import config as cfg
 from loopline.cli.common import ConfigOpt, _load, broker_for, console
 from loopline.cli.errors import fail as _fail
+from loopline.stack.flink_cluster import FlinkCluster
 from loopline.stack.kafka import KafkaBroker
 
-stack_app = typer.Typer(help="The local stack: a real Kafka broker (KRaft) and the Prism runner.", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="The local stack: a real Kafka broker (KRaft), the Prism runner, a Flink cluster.", no_args_is_help=True
+)
 
 
 def setup(config_path: Path | None = ConfigOpt) -> None:
-    """Fetch and build what the stack needs, once: Kafka jars and the Flink job server (Maven Central), Prism (go install)."""
+    """Fetch and build what the stack needs, once: Kafka jars and the Flink job server (Maven Central), Prism (go install),
+    Flink itself (PyPI)."""
     from loopline.stack.flink import ensure_job_server
+    from loopline.stack.flink_cluster import ensure_flink_home
     from loopline.stack.kafka import ensure_jars
     from loopline.stack.prism import ensure_prism
 
@@ -32,14 +38,18 @@ def setup(config_path: Path | None = ConfigOpt) -> None:
     with console.status(f"resolving Beam {c.flink.beam_version}'s Flink {c.flink.flink_version} job server from Maven Central"):
         job_server = ensure_job_server(c.flink, c.cache_dir)
     console.print(f"Flink job server: {job_server}")
+    with console.status(f"downloading Flink {c.flink.dist_version} from PyPI"):
+        flink_home = ensure_flink_home(c.flink, c.cache_dir)
+    console.print(f"Flink {c.flink.dist_version}: {flink_home}")
 
 
 @stack_app.command("up")
 def stack_up(
     config_path: Path | None = ConfigOpt,
     partitions: int | None = typer.Option(None, help="Partitions per topic (default: kafka.partitions)."),
+    flink: bool = typer.Option(False, "--flink", help="Also start a Flink JobManager and TaskManager on loopback."),
 ) -> None:
-    """Start Kafka on loopback, create the topics, make sure Prism is built."""
+    """Start Kafka on loopback, create the topics, make sure Prism is built; with --flink, start a Flink cluster."""
     from loopline.stack.prism import ensure_prism
 
     c = _load(config_path)
@@ -51,13 +61,22 @@ def stack_up(
         console.print(f"created topics: {', '.join(created)}")
     with console.status("checking Prism"):
         ensure_prism(c.prism, c.cache_dir)
+    if flink:
+        cluster = cluster_for(c)
+        with console.status(f"starting Flink {c.flink.dist_version} on {cluster.rest} (logs in {cluster.dir})"):
+            cluster.start()
     _print_status(c, broker)
+    _print_flink_status(c)
+    if flink and not c.flink.master.endswith(f":{c.flink.rest_port}"):
+        console.print(f"run pipelines on it: set `flink.master: {cluster.rest}` in the config, then `--runner flink`.")
 
 
 @stack_app.command("down")
 def stack_down(config_path: Path | None = ConfigOpt) -> None:
-    """Stop the broker (controlled shutdown); its data stays for the next `stack up`."""
+    """Stop the Flink cluster if it runs and the broker (controlled shutdown); Kafka's data stays for the next `stack up`."""
     c = _load(config_path)
+    if cluster_for(c).stop():
+        console.print("Flink stopped.")
     stopped = broker_for(c).stop()
     console.print("Kafka stopped." if stopped else "Kafka was not running.")
 
@@ -66,11 +85,12 @@ def stack_down(config_path: Path | None = ConfigOpt) -> None:
 def stack_status(
     config_path: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
 ) -> None:
-    """Broker process, reachability, topics with partition and message counts."""
+    """Broker process, reachability, topics with partition and message counts; the Flink cluster's daemons and slots."""
     c = _load(config_path)
     broker = broker_for(c)
     if as_json:
         st = broker.status()
+        fl = cluster_for(c).status()
         print(
             json.dumps(
                 {
@@ -79,11 +99,22 @@ def stack_status(
                     "reachable": st.reachable,
                     "bootstrap": c.kafka.bootstrap,
                     "topics": {t: {"partitions": n, "messages": broker.message_count(t)} for t, n in st.topics.items()},
+                    "flink": {
+                        "running": fl.running,
+                        "jobmanager_pid": fl.jobmanager_pid,
+                        "taskmanager_pid": fl.taskmanager_pid,
+                        "rest": fl.rest,
+                        "reachable": fl.reachable,
+                        "taskmanagers": fl.taskmanagers,
+                        "slots_total": fl.slots_total,
+                        "slots_available": fl.slots_available,
+                    },
                 }
             )
         )
         return
     _print_status(c, broker)
+    _print_flink_status(c)
 
 
 @stack_app.command("check")
@@ -100,6 +131,10 @@ def stack_check(config_path: Path | None = ConfigOpt) -> None:
     console.print(f"Prism streams: {len(result.windows)} windows emitted while the source ran ({result.seconds:.1f}s).")
 
 
+def cluster_for(c: cfg.LooplineConfig) -> FlinkCluster:
+    return FlinkCluster(c.flink, c.home / "flink", c.cache_dir)
+
+
 def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
     st = broker.status()
     if not st.running:
@@ -114,3 +149,17 @@ def _print_status(c: cfg.LooplineConfig, broker: KafkaBroker) -> None:
     for topic in sorted(st.topics):
         table.add_row(topic, str(st.topics[topic]), str(broker.message_count(topic)))
     console.print(table)
+
+
+def _print_flink_status(c: cfg.LooplineConfig) -> None:
+    """One line, only when the stack's Flink cluster runs: most stacks run without one."""
+    st = cluster_for(c).status()
+    if not st.running:
+        return
+    tm = f"TaskManager pid {st.taskmanager_pid}" if st.taskmanager_pid else "[red]no TaskManager[/]"
+    reach = (
+        f"{st.taskmanagers} TaskManager(s), {st.slots_available}/{st.slots_total} slots free"
+        if st.reachable
+        else "[red]REST not answering[/]"
+    )
+    console.print(f"Flink {c.flink.dist_version}: JobManager pid {st.jobmanager_pid}, {tm}, http://{st.rest}, {reach}")

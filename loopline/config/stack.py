@@ -62,7 +62,8 @@ class PrismConfig(Section):
 
 
 class FlinkConfig(Section):
-    """`--runner flink`: Beam's Flink job server (loopline/stack/flink.py), started per pipeline like Prism."""
+    """`--runner flink`: Beam's Flink job server (loopline/stack/flink.py), started per pipeline like Prism, running
+    jobs on `master`; `stack up --flink` starts a JobManager and a TaskManager (loopline/stack/flink_cluster.py)."""
 
     beam_version: str = Field(
         "2.62.0",
@@ -75,6 +76,14 @@ class FlinkConfig(Section):
         "[local]", description="[local]: an embedded Flink mini cluster per job; host:port: a JobManager's REST address."
     )
     parallelism: int | None = Field(None, ge=1, description="Flink parallelism; null: Flink's default.")
+    dist_version: str = Field("1.19.3", description="Flink release `stack up --flink` runs (PyPI's apache-flink files).")
+    rest_port: Port = Field(8081, description="The stack cluster's REST port; flink.master: 127.0.0.1:<this> runs on it.")
+    rpc_port: Port = Field(6123, description="The stack cluster's JobManager RPC port.")
+    taskmanager_slots: int = Field(2, ge=1, description="Slots of the stack cluster's TaskManager.")
+    jobmanager_memory: str = Field("1g", pattern=r"^[1-9][0-9]*[kKmMgG]$", description="JobManager process size.")
+    taskmanager_memory: str = Field("2g", pattern=r"^[1-9][0-9]*[kKmMgG]$", description="TaskManager process size.")
+    restart_attempts: int = Field(10, ge=0, description="Restarts (5 s apart) of a failed job, e.g. after a lost TaskManager.")
+    start_timeout_s: float = Field(90.0, gt=0)
 
 
 class SimulateConfig(Section):

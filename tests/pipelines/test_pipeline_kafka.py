@@ -13,14 +13,22 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fastavro
 import pytest
+import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
+from typer.testing import CliRunner
 
-from loopline.config import ScrubConfig
+from loopline.cli import app
+from loopline.config import FlinkConfig, ScrubConfig
+from loopline.stack.flink_cluster import FlinkCluster
+from loopline.stack.kafka import free_port
 from loopline.store import CuratedStore, subject_hash
 from pipelines.source import consumer_group
 from tests.conftest import end_offsets, running_broker
@@ -157,6 +165,82 @@ def test_follow_mode_on_flink_writes_exactly_the_bounded_records(traffic, live):
     follow = traffic.store("flink-follow")
     assert accounted_total(follow) == EVENTS, out
     assert all_records(follow) == all_records(traffic.store("live"))
+
+
+@contextmanager
+def flink_cluster(traffic: Traffic, home: Path, cache_dir: Path) -> Iterator[tuple[FlinkCluster, Path]]:
+    """A FlinkCluster on free ports, and a variant of the traffic's config whose flink.master is its REST address."""
+    flink = FlinkConfig(rest_port=free_port(), rpc_port=free_port())
+    cluster = FlinkCluster(flink, home / "flink", cache_dir)
+    config = home / "loopline.yaml"
+    settings = yaml.safe_load(traffic.config_path.read_text())
+    config.write_text(yaml.safe_dump(settings | {"flink": {"master": cluster.rest}}))
+    started = time.monotonic()
+    cluster.start()
+    print(f"Flink cluster ready in {time.monotonic() - started:.1f}s")
+    try:
+        yield cluster, config
+    finally:
+        cluster.stop()
+
+
+def flink_jobs(cluster: FlinkCluster) -> list[dict]:
+    with urllib.request.urlopen(f"http://{cluster.rest}/jobs/overview", timeout=5) as r:
+        return json.load(r)["jobs"]
+
+
+def test_bounded_run_on_a_flink_cluster_writes_exactly_the_fnapi_records(traffic, live, tmp_path, cache_dir):
+    """The same pipeline on a JobManager and a TaskManager of their own (`stack up --flink`): record for record."""
+    with flink_cluster(traffic, tmp_path, cache_dir) as (cluster, config):
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            app, ["run", "--until-now", "--runner", "flink", "--dataset", "flink-cluster", "--config", str(config)]
+        )
+        print(f"bounded run on the cluster: {time.monotonic() - started:.1f}s")
+        assert result.exit_code == 0, result.output
+        assert [j["state"] for j in flink_jobs(cluster)] == ["FINISHED"]  # it ran there, not on an embedded mini cluster
+    store = traffic.store("flink-cluster")
+    assert accounted_total(store) == EVENTS, result.output
+    assert all_records(store) == all_records(traffic.store("live"))
+
+
+def test_taskmanager_killed_mid_run_then_restarted_leaves_the_store_exactly_once(traffic, live, tmp_path, cache_dir):
+    """SIGKILL the TaskManager while the bounded run's job runs, start another: Flink restarts the job on it."""
+    store = traffic.store("flink-tm-kill")
+    with flink_cluster(traffic, tmp_path, cache_dir) as (cluster, config):
+        cmd = [sys.executable, "-m", "loopline.cli", "run", "--until-now", "--runner", "flink", "--dataset", "flink-tm-kill"]
+        proc = subprocess.Popen(
+            [*cmd, "--config", str(config)],
+            cwd=REPO,
+            stdout=open(tmp_path / "run.log", "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while not any(j["state"] == "RUNNING" for j in flink_jobs(cluster)) and proc.poll() is None:
+                assert time.monotonic() < deadline, "the job never ran"
+                time.sleep(0.2)
+            running = time.monotonic()  # kill once the store holds a first commit, or 30 s into the job's work
+            while accounted_total(store) == 0 and time.monotonic() - running < 30 and proc.poll() is None:
+                time.sleep(0.05)
+            assert cluster.kill_taskmanager()
+            at_kill, killed_after = accounted_total(store), time.monotonic() - running
+            cluster.start_taskmanager()
+            rc = proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        [job] = flink_jobs(cluster)  # one job: Flink restarted it, nobody resubmitted it
+        with urllib.request.urlopen(f"http://{cluster.rest}/jobs/{job['jid']}/exceptions", timeout=5) as r:
+            failures = [e["exceptionName"] for e in json.load(r)["exceptionHistory"]["entries"]]
+        print(f"accounted at the kill {at_kill}, {killed_after:.1f}s after RUNNING; job {job['state']}, {failures}")
+    assert at_kill < EVENTS, "the kill did not land mid-run"
+    assert rc == 0 and job["state"] == "FINISHED" and failures, (rc, job, failures)
+    assert accounted_total(store) == EVENTS
+    assert all_records(store) == all_records(traffic.store("live"))
 
 
 def test_replay_reproduces_the_live_dataset_and_is_repeatable(traffic, live):
