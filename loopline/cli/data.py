@@ -155,9 +155,7 @@ def run(
     follow: bool = typer.Option(False, "--follow", help="Unbounded, on Prism, until stopped (Ctrl-C) or idle."),
     idle_stop: float | None = typer.Option(None, help="Follow mode: finish after every partition was idle this many seconds."),
     dataset: str | None = typer.Option(None, help="Dataset to write (default: pipeline.store.dataset)."),
-    runner: str | None = typer.Option(
-        None, help="prism | fnapi | flink (default: fnapi bounded, prism follow)."
-    ),
+    runner: str | None = typer.Option(None, help="prism | fnapi | flink (default: fnapi bounded, prism follow)."),
     metrics_port: int | None = typer.Option(
         None, help="Follow mode: port of /metrics and /healthz (default: pipeline.follow.metrics_port)."
     ),
