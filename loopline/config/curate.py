@@ -281,9 +281,9 @@ class PairsConfig(Section):
     task_method: Literal["embedding", "keywords"] = Field(
         "keywords",
         description="How pairs get their task (pipelines/tasks.py): 'keywords' counts task_keywords (no model; 0.81 "
-        "accurate on simulated traffic); 'embedding' compares all-MiniLM-L6-v2 embeddings of the prompt's sentences "
-        "and the response with task_labels (0.946 on a held-out simulator seed, but ~1000x the cost per pair on CPU, "
-        "so opt-in until it reaches 0.95).",
+        "accurate on simulated traffic); 'embedding' compares all-MiniLM-L6-v2 embeddings of the prompt's sentences, "
+        "the response and the thread's earlier requests with task_labels (0.95-0.96 on held-out simulator seeds, but "
+        "curation runs ~5x slower on CPU: bench/pipeline_throughput.py).",
     )
     task_labels: dict[str, list[str]] = Field(
         default_factory=lambda: {

@@ -62,8 +62,8 @@ class PrismConfig(Section):
 
 
 class FlinkConfig(Section):
-    """`--runner flink`: Beam's Flink job server (loopline/stack/flink.py), started per pipeline like Prism, running
-    jobs on `master`; `stack up --flink` starts a JobManager and a TaskManager (loopline/stack/flink_cluster.py)."""
+    """`--runner flink`: Beam's Flink job server (loopline/stack/flink.py), started by each bounded run and follow
+    job, running jobs on `master`; `stack up --flink` starts a JobManager and a TaskManager (loopline/stack/flink_cluster.py)."""
 
     beam_version: str = Field(
         "2.62.0",
