@@ -20,12 +20,9 @@ from pathlib import Path
 
 import apache_beam as beam
 from confluent_kafka import Consumer, TopicPartition
+from traffic import simulated_broker  # bench/traffic.py
 
 from loopline import catalog
-from loopline.config import KafkaConfig, LooplineConfig
-from loopline.simulator.produce import simulate
-from loopline.stack.kafka import KafkaBroker, free_port
-from loopline.timeparse import parse_time_ms
 from pipelines.run import execute, plan
 
 
@@ -46,38 +43,22 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--runner", default="fnapi")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = LooplineConfig(home=Path(tmp), kafka=KafkaConfig(port=free_port(), controller_port=free_port()))
-        broker = KafkaBroker(cfg.kafka, Path(tmp) / "kafka", cfg.cache_dir)
-        broker.start()
-        try:
-            broker.create_topics()
-            simulate(
-                cfg.kafka,
-                rate=1e9,
-                duration=args.events / 1e9,
-                seed=7,
-                start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-                truth_path=Path(tmp) / "truth.jsonl",
-                show_progress=False,
-            )
-            rows = []
-            t = time.perf_counter()
-            n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)
-            rows.append(("kafka read", time.perf_counter() - t))
-            embedding = cfg.model_copy(deep=True)
-            embedding.pipeline.pairs.task_method = "embedding"
-            for name, dataset, run_cfg, curation in [
-                ("spine + identity", "identity", cfg, beam.Map(lambda thread: thread)),
-                ("spine + curation", "curation", cfg, None),
-                ("... embedding tasks", "embedding-tasks", embedding, None),
-            ]:
-                run = plan(run_cfg, dataset=dataset, follow=False)
-                out = execute(run_cfg, run, args.runner, curation)
-                assert out["counters"]["source.read"] == n
-                rows.append((name, out["seconds"]))
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, simulated_broker(Path(tmp), args.events) as cfg:
+        rows = []
+        t = time.perf_counter()
+        n = kafka_read(cfg.kafka.bootstrap, cfg.kafka.partitions)
+        rows.append(("kafka read", time.perf_counter() - t))
+        embedding = cfg.model_copy(deep=True)
+        embedding.pipeline.pairs.task_method = "embedding"
+        for name, dataset, run_cfg, curation in [
+            ("spine + identity", "identity", cfg, beam.Map(lambda thread: thread)),
+            ("spine + curation", "curation", cfg, None),
+            ("... embedding tasks", "embedding-tasks", embedding, None),
+        ]:
+            run = plan(run_cfg, dataset=dataset, follow=False)
+            out = execute(run_cfg, run, args.runner, curation)
+            assert out["counters"]["source.read"] == n
+            rows.append((name, out["seconds"]))
     base = rows[0][1]
     print(f"{n} events, runner {args.runner}")
     print(f"{'stage':<20}{'seconds':>10}{'events/s':>12}{'vs kafka read':>15}")

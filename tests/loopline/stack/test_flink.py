@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 import zipfile
 
@@ -10,6 +9,7 @@ import psutil
 
 from loopline.config import FlinkConfig
 from loopline.stack.flink import DRIVER, FlinkJobServer, _manifest, ensure_job_server, pipeline_args
+from tests.listeners import listening, on_loopback
 
 
 def test_manifest_lines_stay_within_72_bytes_and_unfold_to_the_class_path():
@@ -42,20 +42,10 @@ def test_the_job_server_listens_on_loopback_only_and_stops(cache_dir, tmp_path):
     pid = server.process.pid
     try:
         jvm = psutil.Process(pid)
-        listening = [
-            c.laddr
-            for p in (jvm, *jvm.children(recursive=True))
-            for c in p.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN
-        ]
+        sockets = listening(jvm, *jvm.children(recursive=True))
     finally:
         server.stop()
-    assert int(endpoint.rsplit(":", 1)[1]) in {a.port for a in listening}
-    assert len(listening) >= 2  # the job and artifact services
-    assert all(_loopback(a.ip) for a in listening), listening
+    assert int(endpoint.rsplit(":", 1)[1]) in {port for _, _, port in sockets}
+    assert len(sockets) >= 2  # the job and artifact services
+    assert all(on_loopback(ip) for _, ip, _ in sockets), sockets
     assert not psutil.pid_exists(pid)
-
-
-def _loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip)
-    return (getattr(address, "ipv4_mapped", None) or address).is_loopback

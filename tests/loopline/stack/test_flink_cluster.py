@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 import urllib.request
@@ -15,6 +14,7 @@ from loopline.cli import app
 from loopline.config import FlinkConfig
 from loopline.stack.flink_cluster import FlinkCluster
 from loopline.stack.kafka import free_port
+from tests.listeners import listening, on_loopback
 
 
 def test_cluster_serves_its_slots_on_loopback_only_and_stops_without_a_trace(tmp_path, cache_dir):
@@ -35,17 +35,12 @@ def test_cluster_serves_its_slots_on_loopback_only_and_stops_without_a_trace(tmp
         pids = [shown["jobmanager_pid"], shown["taskmanager_pid"]]
         assert all(pids) and pids[0] != pids[1]
         assert all("java" in psutil.Process(p).name() for p in pids)  # the scripts exec'd the JVMs: the pids are theirs
-        listening = {
-            (pid, c.laddr.ip, c.laddr.port)
-            for pid in pids
-            for c in psutil.Process(pid).net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN
-        }
+        sockets = set(listening(*map(psutil.Process, pids)))
         # rest + rpc + blob on the JobManager, rpc + data on the TaskManager at least
-        assert {p for p, _, _ in listening} == set(pids) and len(listening) >= 5, listening
-        print("listening:", sorted(listening))
-        assert all(_loopback(ip) for _, ip, _ in listening), listening
-        assert {cluster.config.rest_port, cluster.config.rpc_port} <= {port for _, _, port in listening}
+        assert {p for p, _, _ in sockets} == set(pids) and len(sockets) >= 5, sockets
+        print("listening:", sorted(sockets))
+        assert all(on_loopback(ip) for _, ip, _ in sockets), sockets
+        assert {cluster.config.rest_port, cluster.config.rpc_port} <= {port for _, _, port in sockets}
         assert {p.name.split("_")[0] for p in cluster.tmp_dir.iterdir()} >= {"jm", "tm"}  # working dirs: not in /tmp
     finally:
         down = CliRunner().invoke(app, ["stack", "down", "--config", str(config)])
@@ -55,12 +50,6 @@ def test_cluster_serves_its_slots_on_loopback_only_and_stops_without_a_trace(tmp
     assert not cluster.tmp_dir.exists()
     assert cluster.status().running is False and cluster.status().taskmanager_pid is None
     assert not cluster.stop()  # nothing left to stop
-
-
-def _loopback(ip: str) -> bool:
-    """Java listens on IPv6 sockets; 127.0.0.1 shows as ::ffff:127.0.0.1 there."""
-    address = ipaddress.ip_address(ip)
-    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
 
 
 def _cli(*args: str) -> str:
