@@ -22,7 +22,8 @@ week later) is a new window. With a thread history (pipelines/history.py) the st
 messages from windows that ended before this one, extracts over earlier + current messages in event order
 (a late unit, pipelines/windowing.py, ends after the windows its messages fall between: its late answer pairs
 with the question curated before it), keeps the pairs whose response is in this window (the others were
-written with their own window), and then records this window's messages. Threads reach this stage in (window end, key) order
+written with their own window) and those of a late question whose earlier answer answered nothing before it
+came, and then records this window's messages. Threads reach this stage in (window end, key) order
 (pipelines/ordering.py), and a window only ever reads windows that ended before it, so a window
 re-processed after a crash, or in a replay, yields the same pairs.
 """
@@ -178,15 +179,23 @@ class PairExtractor:
         return [Turn(m, role, self.text(m), self.usable(m), *_window_of(m, thread)) for m, role in zip(messages, roles)]
 
     def extract(self, thread: Thread, earlier: list[HistoryMessage] = ()) -> list[Pair]:
-        """Pairs whose response is in `thread`; prompts may come from `earlier` windows of its key."""
+        """Pairs whose response is in `thread`, prompts possibly from `earlier` windows of its key; and pairs
+        whose prompt is in `thread` (a late question) and whose response, from an earlier window, answered
+        nothing there."""
         return self.pairs(self.turns(thread, earlier))
 
     def pairs(self, turns: list[Turn]) -> list[Pair]:
         if not turns:
             return []
-        kind = turns[0].message.kind
-        raw = {"ticket": self._ticket, "chat": self._chat}.get(kind, self._replies)(turns)
-        admitted = [(prompts, response) for prompts, response in raw if response.current and self._admissible(prompts, response)]
+        raw = self._raw(turns)
+        earlier = [t for t in turns if not t.current]
+        answered_before = {id(response.message) for _, response in self._raw(earlier)} if earlier else set()
+        admitted = [
+            (prompts, response)
+            for prompts, response in raw
+            if (response.current or (any(p.current for p in prompts) and id(response.message) not in answered_before))
+            and self._admissible(prompts, response)
+        ]
         # one labeler call for the thread's pairs: with embeddings, one batch for the model
         tasks = self.labeler.label(
             [_prompt_text(prompts) for prompts, _ in admitted],
@@ -194,6 +203,10 @@ class PairExtractor:
             [earlier_requests(turns, prompts[0].message) for prompts, _ in admitted],
         )
         return [self._scored(prompts, response, task) for (prompts, response), task in zip(admitted, tasks)]
+
+    def _raw(self, turns: list[Turn]) -> list[tuple[tuple[Turn, ...], Turn]]:
+        """(prompts, response) candidates of the thread's kind, before the admission check."""
+        return {"ticket": self._ticket, "chat": self._chat}.get(turns[0].message.kind, self._replies)(turns)
 
     @staticmethod
     def _admissible(prompts: tuple[Turn, ...], response: Turn) -> bool:
