@@ -43,7 +43,7 @@ def run_one(home: Path, port: int, runner: str, flink_master: str) -> dict:
     try:
         result = start(cfg, run, name, job_endpoint=endpoint)  # the FnApiRunner runs the whole job in here
         t2 = time.perf_counter()
-        while name != "fnapi" and result.state not in (PipelineState.RUNNING, *PipelineState.terminal_states()):
+        while name != "fnapi" and result.state != PipelineState.RUNNING and not PipelineState.is_terminal(result.state):
             time.sleep(0.05)
         t3 = time.perf_counter()
         result.wait_until_finish()
@@ -82,6 +82,7 @@ def main() -> None:
             if timing["read"] != n:
                 sys.exit(f"{runner} read {timing['read']} of {n} events")
             rows.append((runner, timing))
+            print(f"{runner}: {timing}", file=sys.stderr)  # progress: a runner takes minutes
     print(f"{n} events (simulator seed 7), flink.master {args.flink_master}")
     print(f"{'runner':<10}{'setup s':>9}{'submit s':>10}{'process s':>11}{'events/s':>10}{'vs fnapi':>10}")
     base = rows[0][1]["process"]
