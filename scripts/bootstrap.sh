@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Loopline needs on a fresh machine, idempotently:
 #   .venv (torch first, then the project with constraints so nothing upgrades it, then the embedded model),
-#   Kafka's jars from Maven Central and a Prism binary built with `go install` (both cached).
+#   Kafka's jars from Maven Central and a Prism binary built with Go (both cached).
 # Needs: python3.11, java 17+, mvn, go. Re-running is cheap: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."

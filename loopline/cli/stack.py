@@ -21,7 +21,7 @@ stack_app = typer.Typer(
 
 
 def setup(config_path: Path | None = ConfigOpt) -> None:
-    """Fetch and build what the stack needs, once: Kafka jars and the Flink job server (Maven Central), Prism (go install),
+    """Fetch and build what the stack needs, once: Kafka jars and the Flink job server (Maven Central), Prism (built with Go),
     Flink itself (PyPI)."""
     from loopline.stack.flink import ensure_job_server
     from loopline.stack.flink_cluster import ensure_flink_home
@@ -32,7 +32,7 @@ def setup(config_path: Path | None = ConfigOpt) -> None:
     with console.status(f"resolving Kafka {c.kafka.version} jars from Maven Central"):
         libs = ensure_jars(c.kafka.version, c.cache_dir)
     console.print(f"Kafka {c.kafka.version}: {libs}")
-    with console.status(f"building Prism v{c.prism.beam_version} with go install"):
+    with console.status(f"building Prism v{c.prism.beam_version} from Beam's Go module"):
         prism = ensure_prism(c.prism, c.cache_dir)
     console.print(f"Prism: {prism}")
     with console.status(f"resolving Beam {c.flink.beam_version}'s Flink {c.flink.flink_version} job server from Maven Central"):

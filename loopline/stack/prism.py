@@ -1,12 +1,15 @@
 """Prism, Beam's portable local runner, built from source.
 
 Beam downloads Prism from GitHub at run time, which is unreachable here; released Beam
-versions never build it themselves. So it is built once with `go install` from the Go
-module proxy into the cache, and pipelines pass `--prism_location`.
+versions never build it themselves. So it is built once from the Beam Go module (Go module
+proxy) into the cache, and pipelines pass `--prism_location`. One line differs from Beam's:
+Prism's job service listens on `:<port>`, every interface, with no option to choose; the
+build binds it to 127.0.0.1, as every other port of the stack is.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,11 +18,14 @@ from pathlib import Path
 from loopline.config import PrismConfig
 from loopline.stack.kafka import StackError
 
-MODULE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
+MODULE = "github.com/apache/beam/sdks/v2"
+SERVER = Path("go/pkg/beam/runners/prism/internal/jobservices/server.go")
+ANY_INTERFACE = 'net.Listen("tcp", fmt.Sprintf(":%d", port))'
+LOOPBACK = 'net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))'
 
 
 def binary_path(config: PrismConfig, cache_dir: Path) -> Path:
-    return config.location or Path(cache_dir) / "bin" / f"prism-v{config.beam_version}"
+    return config.location or Path(cache_dir) / "bin" / f"prism-v{config.beam_version}-loopback"
 
 
 def ensure_prism(config: PrismConfig, cache_dir: Path) -> Path:
@@ -32,22 +38,40 @@ def ensure_prism(config: PrismConfig, cache_dir: Path) -> Path:
     go = shutil.which("go")
     if go is None:
         raise StackError(
-            "Prism can't be built: the Go toolchain (go) is not on PATH. Install Go >= 1.22, or build "
-            f"`go install {MODULE}@v{config.beam_version}` elsewhere and set prism.location."
+            "Prism can't be built: the Go toolchain (go) is not on PATH. Install Go >= 1.22, or build Beam's "
+            f"go/cmd/prism v{config.beam_version} elsewhere and set prism.location."
         )
-    gobin = path.parent / f".gobin-{os.getpid()}"
-    proc = subprocess.run(
-        [go, "install", f"{MODULE}@v{config.beam_version}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"},
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(gobin, ignore_errors=True)
-        raise StackError(f"building Prism v{config.beam_version} failed (needs the Go module proxy):\n{proc.stderr[-2000:]}")
-    (gobin / "prism").rename(path)  # atomic: a partial build is never picked up
-    shutil.rmtree(gobin, ignore_errors=True)
+    work = path.parent / f".build-{os.getpid()}"
+    try:
+        source = _module_source(go, config.beam_version)
+        shutil.copytree(source / "go", work / "go", copy_function=shutil.copyfile)  # not its java/, python/ trees
+        for name in ("go.mod", "go.sum"):
+            shutil.copyfile(source / name, work / name)
+        for directory, _, _ in os.walk(work):
+            os.chmod(directory, 0o755)  # copied read-only from Go's module cache; the build and cleanup write here
+        server = work / SERVER
+        text = server.read_text()
+        if text.count(ANY_INTERFACE) != 1:
+            raise StackError(f"Prism v{config.beam_version}'s job service is not the one this build binds to loopback")
+        server.write_text(text.replace(ANY_INTERFACE, LOOPBACK))
+        _go(go, ["build", "-o", str(work / "prism"), "./go/cmd/prism"], work, f"building Prism v{config.beam_version}")
+        (work / "prism").rename(path)  # atomic: a partial build is never picked up
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return path
+
+
+def _module_source(go: str, version: str) -> Path:
+    """The Beam Go module's source in Go's module cache (read-only), downloaded from the proxy if missing."""
+    out = _go(go, ["mod", "download", "-json", f"{MODULE}@v{version}"], None, f"downloading Beam's Go module v{version}")
+    return Path(json.loads(out)["Dir"])
+
+
+def _go(go: str, args: list[str], cwd: Path | None, what: str) -> str:
+    proc = subprocess.run([go, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "GOFLAGS": "-buildvcs=false"})
+    if proc.returncode != 0:
+        raise StackError(f"{what} failed (needs the Go module proxy):\n{proc.stderr[-2000:]}")
+    return proc.stdout
 
 
 def pipeline_args(config: PrismConfig, cache_dir: Path) -> list[str]:
