@@ -57,7 +57,9 @@ class KafkaConfig(Section):
 class PrismConfig(Section):
     beam_version: str = "2.77.0"
     location: Path | None = Field(
-        None, description="A prebuilt Prism binary; when unset the stack builds one with Go into the cache (its job service bound to loopback)."
+        None,
+        description="A prebuilt Prism binary; when unset the stack builds one with Go into the cache, its job service "
+        "bound to loopback.",
     )
 
 
