@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from loopline.config import KafkaConfig, LooplineConfig
-from loopline.simulator.produce import simulate
+from loopline.simulator.produce import simulate_burst
 from loopline.stack.kafka import KafkaBroker, free_port
-from loopline.timeparse import parse_time_ms
 
 
 @contextlib.contextmanager
@@ -20,15 +19,7 @@ def simulated_broker(home: Path, events: int, seed: int = 7) -> Iterator[Looplin
     broker.start()
     try:
         broker.create_topics()
-        simulate(
-            cfg.kafka,
-            rate=1e9,
-            duration=events / 1e9,
-            seed=seed,
-            start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-            truth_path=home / "truth.jsonl",
-            show_progress=False,
-        )
+        simulate_burst(cfg.kafka, events, seed=seed, truth_path=home / "truth.jsonl")
         yield cfg
     finally:
         broker.stop()

@@ -17,9 +17,10 @@ from pathlib import Path
 from confluent_kafka import KafkaError, Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loopline.config import KafkaConfig
+from loopline.config import KafkaConfig, SimulateConfig
 from loopline.simulator.generate import SimConfig, generate
 from loopline.simulator.truth import SimEvent
+from loopline.timeparse import parse_time_ms
 
 
 @dataclass
@@ -112,6 +113,23 @@ def simulate(
         )
     tmp.rename(truth_path)
     return summary
+
+
+def simulate_burst(
+    kafka: KafkaConfig, events: int, *, seed: int, truth_path: Path, sim_config: SimConfig | None = None
+) -> SimulationSummary:
+    """`events` events sent as fast as the broker takes them, their event times from the default start
+    (tests and benchmarks: traffic that is all there when a pipeline starts)."""
+    return simulate(
+        kafka,
+        rate=1e9,
+        duration=events / 1e9,
+        seed=seed,
+        start_ms=parse_time_ms(SimulateConfig().start),
+        truth_path=truth_path,
+        sim_config=sim_config,
+        show_progress=False,
+    )
 
 
 def _produce(prod: Producer, event: SimEvent, on_delivery) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from loopline.config import FlinkConfig
-from loopline.stack.kafka import StackError, _alive, port_open
+from loopline.stack.kafka import StackError, _alive, end_process, port_open
 
 HOST = "127.0.0.1"
 DAEMONS = {"jobmanager": "jobmanager.sh", "taskmanager": "taskmanager.sh"}
@@ -234,14 +234,7 @@ class FlinkCluster:
         self.pid_file(daemon).unlink(missing_ok=True)
         if pid is None:
             return False
-        os.kill(pid, sig)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+        end_process(pid, sig, timeout_s)
         return True
 
     def status(self) -> ClusterStatus:

@@ -286,14 +286,7 @@ class KafkaBroker:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, sig)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+        end_process(pid, sig, timeout_s)
         self.pid_file.unlink(missing_ok=True)
         # the listening sockets go with the process, but wait so an immediate restart can bind
         while port_open(self.config.host, self.config.port):
@@ -389,6 +382,18 @@ class KafkaBroker:
             except KafkaException:
                 pass
         return BrokerStatus(running=pid is not None, pid=pid, reachable=reachable, topics=topics)
+
+
+def end_process(pid: int, sig: int, timeout_s: float) -> None:
+    """Send `sig`, SIGKILL if the process outlives `timeout_s`; return once it is gone."""
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:

@@ -22,10 +22,9 @@ from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
 from loopline.config import KafkaConfig, LooplineConfig, WindowConfig
 from loopline.simulator.generate import SimConfig
-from loopline.simulator.produce import simulate
+from loopline.simulator.produce import simulate_burst
 from loopline.stack.kafka import KafkaBroker, free_port
 from loopline.store import subject_hash
-from loopline.timeparse import parse_time_ms
 from pipelines import deadletter
 
 EVENTS = 1500
@@ -42,16 +41,7 @@ def run(tmp_path_factory, cache_dir):
     broker = KafkaBroker(kafka, home / "kafka", cache_dir)
     broker.start()
     broker.create_topics()
-    simulate(
-        broker.config,
-        rate=1e9,
-        duration=EVENTS / 1e9,
-        seed=11,
-        start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-        truth_path=home / "truth.jsonl",
-        sim_config=SIM,
-        show_progress=False,
-    )
+    simulate_burst(broker.config, EVENTS, seed=11, truth_path=home / "truth.jsonl", sim_config=SIM)
     truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
     config = home / "loopline.yaml"
     config.write_text(

@@ -17,10 +17,9 @@ from typer.testing import CliRunner
 from loopline.catalog import DEADLETTER_TOPIC
 from loopline.cli import app
 from loopline.config import DedupConfig, LooplineConfig
-from loopline.simulator.produce import simulate
+from loopline.simulator.produce import simulate_burst
 from loopline.stack.kafka import KafkaBroker
 from loopline.store import CuratedStore, subject_hash
-from loopline.timeparse import parse_time_ms
 from pipelines import deadletter
 
 EVENTS = 2000
@@ -95,15 +94,7 @@ class Traffic:
 
 def simulate_traffic(home: Path, broker: KafkaBroker, events: int = EVENTS, seed: int = 5) -> Traffic:
     """`events` simulated events (all at once) on the broker's topics, with their ground truth."""
-    simulate(
-        broker.config,
-        rate=1e9,
-        duration=events / 1e9,
-        seed=seed,
-        start_ms=parse_time_ms("2026-11-02T09:00:00Z"),
-        truth_path=home / "truth.jsonl",
-        show_progress=False,
-    )
+    simulate_burst(broker.config, events, seed=seed, truth_path=home / "truth.jsonl")
     truth = [json.loads(line) for line in (home / "truth.jsonl").read_text().splitlines()]
     return Traffic(home, broker, truth)
 
