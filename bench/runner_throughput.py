@@ -8,7 +8,8 @@ process of its own (models load once per runner, the same for all) into a datase
   submit    from submission until the job is RUNNING (pipeline translation, Flink job graph and deployment)
   process   from RUNNING until the job is done: reading, curating and writing every event
   events/s  events / process
-Every run must account for every event (source.read), else the benchmark fails.
+Every run must account for every event (source.read) and write record for record what the first runner
+wrote, else the benchmark fails: at the defaults that is the demo's traffic (seed 7, 10,000 events).
 Usage: .venv/bin/python bench/runner_throughput.py [--events 10000] [--runners fnapi prism flink:1 flink:2]
        [--flink-master [local]]
 """
@@ -27,7 +28,19 @@ from apache_beam.runners.runner import PipelineState
 from traffic import simulated_broker  # bench/traffic.py
 
 from loopline.config import KafkaConfig, LooplineConfig
+from loopline.store import CuratedStore
 from pipelines.run import job_server, loopline_counters, partition_offsets, plan, start
+
+
+def dataset(runner: str) -> str:
+    return runner.replace(":", "-p")
+
+
+def records(cfg: LooplineConfig, name: str) -> dict[str, list[dict]]:
+    """Every record of the dataset, in id order: what two runners must agree on."""
+    store = CuratedStore(cfg.store_root, name)
+    ids = {"CuratedDocument": "doc_id", "FeedbackExample": "example_id", "CuratedPair": "pair_id"}
+    return {kind: sorted(store.read(kind), key=lambda r: r[key]) for kind, key in ids.items()}
 
 
 def run_one(home: Path, port: int, runner: str, flink_master: str) -> dict:
@@ -35,7 +48,7 @@ def run_one(home: Path, port: int, runner: str, flink_master: str) -> dict:
     name, _, parallelism = runner.partition(":")
     cfg = LooplineConfig(home=home, kafka=KafkaConfig(port=port))
     cfg.flink.master, cfg.flink.parallelism = flink_master, int(parallelism) if parallelism else None
-    run = plan(cfg, dataset=runner.replace(":", "-p"), follow=False)
+    run = plan(cfg, dataset=dataset(runner), follow=False)
     server = None if name == "fnapi" else job_server(cfg, name, home / "run" / f"{name}.log")
     t0 = time.perf_counter()
     endpoint = server.start() if server else None
@@ -68,7 +81,7 @@ def main() -> None:
         runner, home, port = args.one.split(",")
         print(json.dumps(run_one(Path(home), int(port), runner, args.flink_master)))
         return
-    rows = []
+    rows, first = [], None
     with tempfile.TemporaryDirectory() as tmp, simulated_broker(Path(tmp), args.events) as cfg:
         n = sum(high - low for low, high in partition_offsets(cfg.kafka.bootstrap, cfg.pipeline.source.topics).values())
         for runner in args.runners:
@@ -81,9 +94,13 @@ def main() -> None:
             timing = json.loads(proc.stdout.strip().splitlines()[-1])
             if timing["read"] != n:
                 sys.exit(f"{runner} read {timing['read']} of {n} events")
+            written = records(cfg, dataset(runner))
+            first = first or (runner, written)
+            if written != first[1]:
+                sys.exit(f"{runner} wrote other records than {first[0]}")
             rows.append((runner, timing))
             print(f"{runner}: {timing}", file=sys.stderr)  # progress: a runner takes minutes
-    print(f"{n} events (simulator seed 7), flink.master {args.flink_master}")
+    print(f"{n} events (simulator seed 7), flink.master {args.flink_master}; every dataset equals {first[0]}'s")
     print(f"{'runner':<10}{'setup s':>9}{'submit s':>10}{'process s':>11}{'events/s':>10}{'vs fnapi':>10}")
     base = rows[0][1]["process"]
     for runner, t in rows:
