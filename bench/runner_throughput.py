@@ -101,7 +101,7 @@ def main() -> None:
             rows.append((runner, timing))
             print(f"{runner}: {timing}", file=sys.stderr)  # progress: a runner takes minutes
     print(f"{n} events (simulator seed 7), flink.master {args.flink_master}; every dataset equals {first[0]}'s")
-    print(f"{'runner':<10}{'setup s':>9}{'submit s':>10}{'process s':>11}{'events/s':>10}{'vs fnapi':>10}")
+    print(f"{'runner':<10}{'setup s':>9}{'submit s':>10}{'process s':>11}{'events/s':>10}{'vs ' + rows[0][0]:>10}")
     base = rows[0][1]["process"]
     for runner, t in rows:
         print(
