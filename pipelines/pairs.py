@@ -188,7 +188,9 @@ class PairExtractor:
         if not turns:
             return []
         raw = self._raw(turns)
-        earlier = [t for t in turns if not t.current]
+        # only a late unit's question can precede an earlier window's answer: only then re-extract the history
+        late_question = any(not r.current and any(p.current for p in prompts) for prompts, r in raw)
+        earlier = [t for t in turns if not t.current] if late_question else []
         answered_before = {id(response.message) for _, response in self._raw(earlier)} if earlier else set()
         admitted = [
             (prompts, response)

@@ -213,10 +213,7 @@ def start(
     args = runner_args(cfg, run, runner, job_endpoint)
     if "--runner=FnApiRunner" in args:
         _without_state_cache()
-    chosen = {
-        "--runner=PrismRunner": runners.PrismRunner,
-        "--runner=PortableRunner": runners.PortableRunner,
-    }
+    chosen = {"--runner=PrismRunner": runners.PrismRunner, "--runner=PortableRunner": runners.PortableRunner}
     runner_class = next((cls for flag, cls in chosen.items() if flag in args), None)
     pipeline = beam.Pipeline(runner=runner_class() if runner_class else None, options=PipelineOptions(args))
     build(pipeline, cfg, run, curation)
